@@ -1,0 +1,213 @@
+//! Analysis of one component file: the entry point of the core.
+
+use serde::Serialize;
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::frontmatter::{self, Split};
+use crate::loader::Loader;
+use crate::position::{LineIndex, Span};
+use crate::script::{self, Dialect, Import, LoaderDataCall, Reexport, ScriptFacts};
+use crate::template::{self, Usage};
+
+/// Options of an analysis.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    /// The project root. Component ids are derived from the path relative to it, so they are
+    /// equal on every machine for the same project layout.
+    pub root: Option<String>,
+}
+
+/// What a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComponentKind {
+    /// An `.astro` component.
+    Astro,
+    /// A JS/TS module.
+    Module,
+}
+
+/// Everything the core knows about one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentInfo {
+    pub filename: String,
+    /// Stable id: 16 hex digits of blake3 over the root-relative path with `/` separators.
+    pub id: String,
+    /// blake3 of the content, hex.
+    pub hash: String,
+    pub kind: ComponentKind,
+    /// The frontmatter code between the fences, or `None`.
+    pub frontmatter: Option<Span>,
+    pub imports: Vec<Import>,
+    pub reexports: Vec<Reexport>,
+    pub loader: Option<Loader>,
+    pub usages: Vec<Usage>,
+    pub loader_data_calls: Vec<LoaderDataCall>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The grammar for a file name, or `None` for an extension the core does not analyze.
+pub fn dialect_for(filename: &str) -> Option<Dialect> {
+    let ext = filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())?;
+    Some(match ext.as_str() {
+        "astro" => Dialect::Frontmatter,
+        "ts" | "mts" | "cts" => Dialect::TypeScript,
+        "tsx" => Dialect::Tsx,
+        "js" | "jsx" => Dialect::Jsx,
+        "mjs" | "cjs" => Dialect::JavaScript,
+        _ => return None,
+    })
+}
+
+/// The path of `filename` relative to `root`, with `/` separators and `.`/`..` resolved
+/// lexically. A file outside the root keeps its (normalized) path.
+pub fn relative_path(filename: &str, root: Option<&str>) -> String {
+    let file = normalize(filename);
+    let Some(root) = root.map(normalize) else {
+        return file;
+    };
+    let root = root.trim_end_matches('/');
+    match file.strip_prefix(root) {
+        Some(rest) if rest.starts_with('/') => rest[1..].to_string(),
+        Some("") => String::new(),
+        _ => file,
+    }
+}
+
+fn normalize(path: &str) -> String {
+    let path = path.replace('\\', "/");
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+/// The stable id of a component: blake3 of its root-relative path, first 16 hex digits.
+pub fn component_id(filename: &str, root: Option<&str>) -> String {
+    let hash = blake3::hash(relative_path(filename, root).as_bytes());
+    hash.to_hex()[..16].to_string()
+}
+
+/// Analyzes one file. Never panics on any input; problems come back as diagnostics.
+pub fn analyze_component(source: &str, filename: &str, options: &AnalyzeOptions) -> ComponentInfo {
+    let index = LineIndex::new(source);
+    let mut info = ComponentInfo {
+        filename: filename.to_string(),
+        id: component_id(filename, options.root.as_deref()),
+        hash: blake3::hash(source.as_bytes()).to_hex().to_string(),
+        kind: ComponentKind::Module,
+        frontmatter: None,
+        imports: Vec::new(),
+        reexports: Vec::new(),
+        loader: None,
+        usages: Vec::new(),
+        loader_data_calls: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    let Some(dialect) = dialect_for(filename) else {
+        info.diagnostics.push(Diagnostic::at(
+            &index,
+            0,
+            Severity::Error,
+            "unsupported-file",
+            format!(
+                "{filename}: not an .astro, .js, .mjs, .cjs, .jsx, .ts, .mts, .cts or .tsx file"
+            ),
+        ));
+        return info;
+    };
+    if dialect != Dialect::Frontmatter {
+        let facts = script::analyze_script(&index, 0, source.len(), dialect);
+        apply(&mut info, facts);
+        return info;
+    }
+
+    info.kind = ComponentKind::Astro;
+    let template_start = match frontmatter::split(source) {
+        Split::None => 0,
+        Split::Unclosed { open } => {
+            info.diagnostics.push(Diagnostic::at(
+                &index,
+                open,
+                Severity::Error,
+                "unclosed-frontmatter",
+                "The frontmatter's opening `---` has no closing `---`",
+            ));
+            return info;
+        }
+        Split::Fenced(f) => {
+            info.frontmatter = Some(index.span(f.content_start, f.content_end));
+            let facts = script::analyze_script(
+                &index,
+                f.content_start,
+                f.content_end,
+                Dialect::Frontmatter,
+            );
+            info.usages = resolve_usages(&index, template::scan(source, f.template_start), &facts);
+            apply(&mut info, facts);
+            return info;
+        }
+    };
+    let facts = ScriptFacts::default();
+    info.usages = resolve_usages(&index, template::scan(source, template_start), &facts);
+    info
+}
+
+fn apply(info: &mut ComponentInfo, facts: ScriptFacts) {
+    info.imports = facts.imports;
+    info.reexports = facts.reexports;
+    info.loader = facts.loader;
+    info.loader_data_calls = facts.loader_data_calls;
+    info.diagnostics.extend(facts.diagnostics);
+}
+
+fn resolve_usages(
+    index: &LineIndex<'_>,
+    raw: Vec<template::RawUsage>,
+    facts: &ScriptFacts,
+) -> Vec<Usage> {
+    raw.into_iter()
+        .map(|u| {
+            let pos = index.position(u.at);
+            let mut segments = u.name.split('.');
+            let root = segments.next().unwrap_or_default();
+            let member = segments.next();
+            let (source, imported) = match facts.import_bindings.get(root) {
+                Some((i, imported)) => {
+                    let imported = match (imported.as_str(), member) {
+                        ("*", Some(m)) => m.to_string(),
+                        _ => imported.clone(),
+                    };
+                    (Some(facts.imports[*i].source.clone()), Some(imported))
+                }
+                None => (None, None),
+            };
+            Usage {
+                name: u.name,
+                line: pos.line,
+                column: pos.column,
+                offset: pos.offset,
+                conditional: u.conditional,
+                parent: u.parent,
+                source,
+                imported,
+            }
+        })
+        .collect()
+}

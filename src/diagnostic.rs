@@ -1,0 +1,55 @@
+//! Problems found while analyzing a file, reported as data.
+
+use serde::Serialize;
+
+use crate::position::LineIndex;
+
+/// How bad a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The file could not be (fully) understood; its analysis may be incomplete.
+    Error,
+    /// The file was understood, but something in it will not behave as its author may expect.
+    Warning,
+}
+
+/// A problem in a file, positioned in the file's own coordinates (never the frontmatter's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// A stable machine-readable code such as `syntax-error` or `unclosed-frontmatter`.
+    pub code: &'static str,
+    pub message: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column in UTF-16 code units (as editors count).
+    pub column: u32,
+    /// Offset in UTF-16 code units from the start of the file.
+    pub offset: u32,
+    /// A code frame showing the line with a caret under the column.
+    pub frame: String,
+}
+
+impl Diagnostic {
+    /// A diagnostic at byte offset `byte` of the indexed file.
+    pub fn at(
+        index: &LineIndex<'_>,
+        byte: usize,
+        severity: Severity,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        let pos = index.position(byte);
+        Diagnostic {
+            severity,
+            code,
+            message: message.into(),
+            line: pos.line,
+            column: pos.column,
+            offset: pos.offset,
+            frame: index.code_frame(pos),
+        }
+    }
+}

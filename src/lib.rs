@@ -1,0 +1,41 @@
+//! The native core of astro-hoist.
+//!
+//! Astro renders a child component only after its parent's frontmatter has finished, so data
+//! fetched at each level of nesting adds up to a waterfall. astro-hoist lets components
+//! export a `loader` and starts every descendant's loader in one batch when a page request
+//! arrives. This crate is the analysis behind it: it splits an `.astro` file into frontmatter
+//! and template, parses the frontmatter (or a JS/TS module) with swc, finds the loader and
+//! what it reads, lists imports, re-exports and template usages, and reports problems as
+//! diagnostics with file positions. It knows nothing of Node; [`binding`] is the thin napi
+//! layer on top.
+//!
+//! ```
+//! use astro_hoist::{analyze_component, AnalyzeOptions};
+//!
+//! let source = "---\nimport Card from './Card.astro';\nimport { db } from '../db';\n\
+//!               export const loader = async ({ params }) => db.post(params.slug);\n---\n\
+//!               <Card />";
+//! let info = analyze_component(source, "/site/src/pages/post.astro", &AnalyzeOptions {
+//!     root: Some("/site".into()),
+//! });
+//! let loader = info.loader.unwrap();
+//! assert!(loader.hoistable);
+//! assert_eq!(loader.reads.imports, ["db"]);
+//! assert_eq!(loader.reads.context, ["params"]);
+//! assert_eq!(info.usages[0].source.as_deref(), Some("./Card.astro"));
+//! ```
+
+pub mod batch;
+mod binding;
+pub mod component;
+pub mod diagnostic;
+pub mod frontmatter;
+pub mod loader;
+pub mod position;
+pub mod script;
+pub mod template;
+
+pub use component::{
+    analyze_component, component_id, AnalyzeOptions, ComponentInfo, ComponentKind,
+};
+pub use diagnostic::{Diagnostic, Severity};

@@ -1,0 +1,652 @@
+//! Module-level facts of one script: an `.astro` frontmatter or a JS/TS module.
+//!
+//! The script is parsed with swc and run through swc's `resolver`, which gives every binding
+//! a syntax context: identifiers that refer to a module-level binding carry the top-level
+//! mark, undeclared globals the unresolved mark. Everything below (imports, the declarations
+//! a loader can reach, calls to `getLoaderData`) is read off that resolved tree, so shadowing,
+//! destructuring and TS types are handled by swc's scope rules rather than by name matching.
+
+use std::collections::HashMap;
+
+use swc_common::{BytePos, Globals, Mark, Spanned, SyntaxContext, GLOBALS};
+use swc_ecma_ast::{
+    CallExpr, Callee, Decl, EsVersion, Expr, Id, Ident, ImportSpecifier, MemberProp, Module,
+    ModuleDecl, ModuleExportName, ModuleItem, Pat, Stmt, TsType, TsTypeAnn, TsTypeParamDecl,
+    TsTypeParamInstantiation,
+};
+use swc_ecma_parser::{error::SyntaxError, lexer::Lexer, EsSyntax, Parser, StringInput, Syntax};
+use swc_ecma_transforms_base::resolver;
+use swc_ecma_visit::{Visit, VisitMutWith, VisitWith};
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::loader::{self, Loader};
+use crate::position::{LineIndex, Span};
+use serde::Serialize;
+
+/// The module that exports `getLoaderData`.
+pub const RUNTIME_MODULE: &str = "astro-hoist/runtime";
+
+/// How many diagnostics of one file are kept; a binary file can produce thousands.
+const MAX_DIAGNOSTICS: usize = 50;
+
+/// Which grammar a script is parsed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// An `.astro` frontmatter: TypeScript, top-level `return` allowed, imports and exports are
+    /// module-level and every other statement runs at render.
+    Frontmatter,
+    TypeScript,
+    Tsx,
+    /// JavaScript with JSX (`.js`, `.jsx`).
+    Jsx,
+    /// JavaScript without JSX (`.mjs`, `.cjs`).
+    JavaScript,
+}
+
+impl Dialect {
+    fn syntax(self) -> Syntax {
+        match self {
+            Dialect::Frontmatter | Dialect::TypeScript => Syntax::Typescript(Default::default()),
+            Dialect::Tsx => Syntax::Typescript(swc_ecma_parser::TsSyntax {
+                tsx: true,
+                ..Default::default()
+            }),
+            Dialect::Jsx => Syntax::Es(EsSyntax {
+                jsx: true,
+                ..Default::default()
+            }),
+            Dialect::JavaScript => Syntax::Es(Default::default()),
+        }
+    }
+
+    fn typescript(self) -> bool {
+        matches!(
+            self,
+            Dialect::Frontmatter | Dialect::TypeScript | Dialect::Tsx
+        )
+    }
+}
+
+/// One name brought in by an import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportName {
+    /// The name exported by the source module.
+    pub imported: String,
+    /// The name it is bound to in this file.
+    pub local: String,
+    /// `import { type X }`.
+    pub type_only: bool,
+}
+
+/// An `import` declaration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Import {
+    /// The module specifier, as written.
+    pub source: String,
+    /// Local name of the default import, if any.
+    pub default_name: Option<String>,
+    /// Named imports.
+    pub names: Vec<ImportName>,
+    /// Local name of a namespace import (`import * as ns`), if any.
+    pub namespace: Option<String>,
+    /// `import type ...`.
+    pub type_only: bool,
+    pub span: Span,
+}
+
+/// One name re-exported from another module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReexportName {
+    /// The name in the source module (`default` for a default export).
+    pub imported: String,
+    /// The name this module exports it as.
+    pub exported: String,
+}
+
+/// A re-export, which lets barrel modules be followed to the component they name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reexport {
+    pub source: String,
+    pub names: Vec<ReexportName>,
+    /// `export * from '...'`.
+    pub all: bool,
+    /// `export * as ns from '...'`.
+    pub namespace: Option<String>,
+    pub type_only: bool,
+    pub span: Span,
+}
+
+/// A call to `getLoaderData` imported from [`RUNTIME_MODULE`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoaderDataCall {
+    pub span: Span,
+    /// UTF-16 offset right after the call's `(`: where arguments can be inserted.
+    pub args_start: u32,
+    /// How many arguments the call was written with.
+    pub arg_count: u32,
+}
+
+/// Everything the core reads off one script.
+#[derive(Debug, Default)]
+pub struct ScriptFacts {
+    pub imports: Vec<Import>,
+    pub reexports: Vec<Reexport>,
+    pub loader: Option<Loader>,
+    pub loader_data_calls: Vec<LoaderDataCall>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Local name -> index into `imports` and the name imported (`default`, a name, or `*`).
+    pub import_bindings: HashMap<String, (usize, String)>,
+}
+
+/// What a module-level binding is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BindingKind {
+    /// Bound by `imports[index]`, importing `imported` (`default`, a name, or `*`).
+    Import { index: usize, imported: String },
+    /// Declared with `export`, or listed in a local `export { ... }`.
+    Export,
+    /// Declared without `export`: module state in a JS module, a render-time local in a
+    /// frontmatter.
+    Local,
+}
+
+/// One module-level declaration (a declarator, function, class, enum or namespace).
+#[derive(Debug, Clone)]
+pub(crate) struct TopDecl {
+    pub exported: bool,
+    /// Module-level bindings its initializer or body reads.
+    pub refs: Vec<Id>,
+    /// Whether it reads the undeclared `Astro` global.
+    pub reads_astro: bool,
+}
+
+/// The resolved module plus the tables the loader analysis consults.
+pub(crate) struct Resolved<'m> {
+    pub module: &'m Module,
+    pub dialect: Dialect,
+    pub top_ctxt: SyntaxContext,
+    pub unresolved_ctxt: SyntaxContext,
+    pub bindings: HashMap<Id, BindingKind>,
+    /// Binding -> index into `decls`.
+    pub decl_of: HashMap<Id, usize>,
+    pub decls: Vec<TopDecl>,
+    pub imports: &'m [Import],
+    /// Local names that were exported through `export { a as b }` lists: local -> exported.
+    pub exported_as: HashMap<Id, String>,
+}
+
+/// Parses `index.source()[start..end]` in `dialect` and collects its facts. Positions in the
+/// result are in the coordinates of the whole file.
+pub fn analyze_script(
+    index: &LineIndex<'_>,
+    start: usize,
+    end: usize,
+    dialect: Dialect,
+) -> ScriptFacts {
+    let mut facts = ScriptFacts::default();
+    let source = index.source();
+    let text = &source[start..end];
+    // BytePos 0 is swc's dummy position, so positions start at 1: byte = pos - 1.
+    let base = BytePos(crate::position::to_u32(start) + 1);
+    let input = StringInput::new(
+        text,
+        base,
+        base + BytePos(crate::position::to_u32(text.len())),
+    );
+    let lexer = Lexer::new(dialect.syntax(), EsVersion::latest(), input, None);
+    let mut parser = Parser::new_from(lexer);
+    let parsed = parser.parse_module();
+    let mut errors = parser.take_errors();
+    if dialect == Dialect::Frontmatter {
+        // Astro allows a top-level `return` in a frontmatter (it becomes the render function's).
+        errors.retain(|e| !matches!(e.kind(), SyntaxError::ReturnNotAllowed));
+    }
+    let mut module = match parsed {
+        Ok(module) => Some(module),
+        Err(fatal) => {
+            errors.push(fatal);
+            None
+        }
+    };
+    errors.sort_by_key(|e| e.span().lo);
+    for error in errors.iter().take(MAX_DIAGNOSTICS) {
+        let byte = (error.span().lo.0 as usize).saturating_sub(1);
+        facts.diagnostics.push(Diagnostic::at(
+            index,
+            byte,
+            Severity::Error,
+            "syntax-error",
+            error.kind().msg().to_string(),
+        ));
+    }
+    if let Some(module) = module.as_mut() {
+        GLOBALS.set(&Globals::new(), || {
+            let unresolved = Mark::new();
+            let top = Mark::new();
+            module.visit_mut_with(&mut resolver(unresolved, top, dialect.typescript()));
+            collect(
+                index,
+                module,
+                dialect,
+                SyntaxContext::empty().apply_mark(top),
+                SyntaxContext::empty().apply_mark(unresolved),
+                &mut facts,
+            );
+        });
+    }
+    facts
+}
+
+pub(crate) fn byte_of(pos: BytePos) -> usize {
+    (pos.0 as usize).saturating_sub(1)
+}
+
+fn span_of(index: &LineIndex<'_>, span: swc_common::Span) -> Span {
+    index.span(byte_of(span.lo), byte_of(span.hi))
+}
+
+fn export_name(name: &ModuleExportName) -> String {
+    match name {
+        ModuleExportName::Ident(ident) => ident.sym.to_string(),
+        ModuleExportName::Str(s) => s.value.to_atom_lossy().to_string(),
+    }
+}
+
+fn collect(
+    index: &LineIndex<'_>,
+    module: &Module,
+    dialect: Dialect,
+    top_ctxt: SyntaxContext,
+    unresolved_ctxt: SyntaxContext,
+    facts: &mut ScriptFacts,
+) {
+    let mut tables = Tables {
+        top_ctxt,
+        unresolved_ctxt,
+        bindings: HashMap::new(),
+        decls: Vec::new(),
+        decl_of: HashMap::new(),
+    };
+    let mut exported_as: HashMap<Id, String> = HashMap::new();
+    // Local `export { a as b }` lists, resolved after every declaration is known.
+    let mut local_export_lists = Vec::new();
+
+    for item in &module.body {
+        match item {
+            ModuleItem::ModuleDecl(ModuleDecl::Import(import)) => {
+                let i = facts.imports.len();
+                let mut entry = Import {
+                    source: import.src.value.to_atom_lossy().to_string(),
+                    default_name: None,
+                    names: Vec::new(),
+                    namespace: None,
+                    type_only: import.type_only,
+                    span: span_of(index, import.span),
+                };
+                for spec in &import.specifiers {
+                    let (local, imported) = match spec {
+                        ImportSpecifier::Default(s) => {
+                            entry.default_name = Some(s.local.sym.to_string());
+                            (&s.local, "default".to_string())
+                        }
+                        ImportSpecifier::Namespace(s) => {
+                            entry.namespace = Some(s.local.sym.to_string());
+                            (&s.local, "*".to_string())
+                        }
+                        ImportSpecifier::Named(s) => {
+                            let imported = s
+                                .imported
+                                .as_ref()
+                                .map_or_else(|| s.local.sym.to_string(), export_name);
+                            entry.names.push(ImportName {
+                                imported: imported.clone(),
+                                local: s.local.sym.to_string(),
+                                type_only: s.is_type_only,
+                            });
+                            (&s.local, imported)
+                        }
+                    };
+                    facts
+                        .import_bindings
+                        .insert(local.sym.to_string(), (i, imported.clone()));
+                    tables
+                        .bindings
+                        .insert(local.to_id(), BindingKind::Import { index: i, imported });
+                }
+                facts.imports.push(entry);
+            }
+            ModuleItem::ModuleDecl(ModuleDecl::ExportDecl(export)) => {
+                tables.declare(&export.decl, true);
+            }
+            ModuleItem::Stmt(Stmt::Decl(decl)) => {
+                tables.declare(decl, false);
+            }
+            ModuleItem::ModuleDecl(ModuleDecl::ExportAll(all)) => {
+                facts.reexports.push(Reexport {
+                    source: all.src.value.to_atom_lossy().to_string(),
+                    names: Vec::new(),
+                    all: true,
+                    namespace: None,
+                    type_only: all.type_only,
+                    span: span_of(index, all.span),
+                });
+            }
+            ModuleItem::ModuleDecl(ModuleDecl::ExportNamed(named)) => match &named.src {
+                Some(src) => {
+                    let mut entry = Reexport {
+                        source: src.value.to_atom_lossy().to_string(),
+                        names: Vec::new(),
+                        all: false,
+                        namespace: None,
+                        type_only: named.type_only,
+                        span: span_of(index, named.span),
+                    };
+                    for spec in &named.specifiers {
+                        match spec {
+                            swc_ecma_ast::ExportSpecifier::Namespace(ns) => {
+                                entry.namespace = Some(export_name(&ns.name));
+                            }
+                            swc_ecma_ast::ExportSpecifier::Default(d) => {
+                                entry.names.push(ReexportName {
+                                    imported: "default".into(),
+                                    exported: d.exported.sym.to_string(),
+                                });
+                            }
+                            swc_ecma_ast::ExportSpecifier::Named(n) => {
+                                let imported = export_name(&n.orig);
+                                let exported =
+                                    n.exported.as_ref().map_or(imported.clone(), export_name);
+                                entry.names.push(ReexportName { imported, exported });
+                            }
+                        }
+                    }
+                    facts.reexports.push(entry);
+                }
+                None => local_export_lists.push(named),
+            },
+            _ => {}
+        }
+    }
+
+    for named in local_export_lists {
+        for spec in &named.specifiers {
+            let swc_ecma_ast::ExportSpecifier::Named(n) = spec else {
+                continue;
+            };
+            let ModuleExportName::Ident(orig) = &n.orig else {
+                continue;
+            };
+            let exported = n
+                .exported
+                .as_ref()
+                .map_or_else(|| orig.sym.to_string(), export_name);
+            let id = orig.to_id();
+            match tables.bindings.get(&id).cloned() {
+                // `import Card from './Card.astro'; export { Card }` is a re-export too.
+                Some(BindingKind::Import { index: i, imported }) => {
+                    let source = facts.imports[i].source.clone();
+                    facts.reexports.push(Reexport {
+                        source,
+                        names: vec![ReexportName {
+                            imported: imported.clone(),
+                            exported: exported.clone(),
+                        }],
+                        all: imported == "*",
+                        namespace: (imported == "*").then(|| exported.clone()),
+                        type_only: named.type_only || n.is_type_only,
+                        span: span_of(index, named.span),
+                    });
+                }
+                Some(BindingKind::Local) => {
+                    tables.bindings.insert(id.clone(), BindingKind::Export);
+                    if let Some(&d) = tables.decl_of.get(&id) {
+                        tables.decls[d].exported = true;
+                    }
+                }
+                _ => {}
+            }
+            exported_as.insert(id, exported);
+        }
+    }
+
+    let resolved = Resolved {
+        module,
+        dialect,
+        top_ctxt,
+        unresolved_ctxt,
+        bindings: tables.bindings,
+        decl_of: tables.decl_of,
+        decls: tables.decls,
+        imports: &facts.imports,
+        exported_as,
+    };
+    let (found, mut diagnostics) = loader::find(index, &resolved);
+    facts.loader = found;
+    facts.diagnostics.append(&mut diagnostics);
+
+    let mut calls = LoaderDataCalls {
+        index,
+        getters: Vec::new(),
+        namespaces: Vec::new(),
+        calls: Vec::new(),
+    };
+    for (id, kind) in &resolved.bindings {
+        if let BindingKind::Import { index: i, imported } = kind {
+            if resolved.imports[*i].source != RUNTIME_MODULE {
+                continue;
+            }
+            if imported == "getLoaderData" {
+                calls.getters.push(id.clone());
+            } else if imported == "*" {
+                calls.namespaces.push(id.clone());
+            }
+        }
+    }
+    if !calls.getters.is_empty() || !calls.namespaces.is_empty() {
+        module.visit_with(&mut calls);
+    }
+    calls.calls.sort_by_key(|c| c.span.start);
+    facts.loader_data_calls = calls.calls;
+}
+
+/// Something a reference collector can walk: lets one closure take declarators, functions and
+/// classes alike.
+pub(crate) trait VisitNode {
+    fn visit(&self, v: &mut RefCollector);
+}
+
+impl<T: VisitWith<RefCollector>> VisitNode for T {
+    fn visit(&self, v: &mut RefCollector) {
+        self.visit_with(v);
+    }
+}
+
+/// The module-level declarations of a script, built while walking its items.
+struct Tables {
+    top_ctxt: SyntaxContext,
+    unresolved_ctxt: SyntaxContext,
+    bindings: HashMap<Id, BindingKind>,
+    decls: Vec<TopDecl>,
+    decl_of: HashMap<Id, usize>,
+}
+
+impl Tables {
+    fn add(&mut self, names: Vec<Id>, exported: bool, node: &dyn VisitNode) {
+        let mut refs = RefCollector::new(self.top_ctxt, self.unresolved_ctxt);
+        node.visit(&mut refs);
+        let i = self.decls.len();
+        self.decls.push(TopDecl {
+            exported,
+            refs: refs.refs,
+            reads_astro: refs.reads_astro,
+        });
+        let kind = if exported {
+            BindingKind::Export
+        } else {
+            BindingKind::Local
+        };
+        for name in names {
+            self.bindings.insert(name.clone(), kind.clone());
+            self.decl_of.insert(name, i);
+        }
+    }
+
+    fn declare(&mut self, decl: &Decl, exported: bool) {
+        let top = self.top_ctxt;
+        match decl {
+            Decl::Var(var) => {
+                for d in &var.decls {
+                    // The initializer and the pattern's default values are what it reads.
+                    self.add(binding_ids(&d.name, top), exported, d);
+                }
+            }
+            Decl::Fn(f) => self.add(vec![f.ident.to_id()], exported, &*f.function),
+            Decl::Class(c) => self.add(vec![c.ident.to_id()], exported, &*c.class),
+            Decl::TsEnum(e) => self.add(vec![e.id.to_id()], exported, &**e),
+            Decl::TsModule(m) => {
+                if let swc_ecma_ast::TsModuleName::Ident(id) = &m.id {
+                    self.add(vec![id.to_id()], exported, &**m);
+                }
+            }
+            Decl::Using(u) => {
+                for d in &u.decls {
+                    self.add(binding_ids(&d.name, top), exported, d);
+                }
+            }
+            Decl::TsInterface(_) | Decl::TsTypeAlias(_) => {}
+        }
+    }
+}
+
+/// Module-level names bound by a pattern (`const { a, b: [c] } = ...`).
+pub(crate) fn binding_ids(pat: &Pat, top_ctxt: SyntaxContext) -> Vec<Id> {
+    struct Names {
+        top: SyntaxContext,
+        out: Vec<Id>,
+    }
+    impl Visit for Names {
+        fn visit_binding_ident(&mut self, b: &swc_ecma_ast::BindingIdent) {
+            // Defaults may hold arrow functions with parameters of their own; only
+            // module-level names are bindings of the declaration.
+            if b.id.ctxt == self.top {
+                self.out.push(b.id.to_id());
+            }
+        }
+    }
+    let mut names = Names {
+        top: top_ctxt,
+        out: Vec::new(),
+    };
+    pat.visit_with(&mut names);
+    names.out
+}
+
+/// Collects the module-level bindings a piece of code reads, in first-seen order.
+pub(crate) struct RefCollector {
+    top: SyntaxContext,
+    unresolved: SyntaxContext,
+    pub refs: Vec<Id>,
+    pub reads_astro: bool,
+}
+
+impl RefCollector {
+    pub fn new(top: SyntaxContext, unresolved: SyntaxContext) -> Self {
+        RefCollector {
+            top,
+            unresolved,
+            refs: Vec::new(),
+            reads_astro: false,
+        }
+    }
+}
+
+impl Visit for RefCollector {
+    fn visit_ident(&mut self, ident: &Ident) {
+        if ident.ctxt == self.top {
+            let id = ident.to_id();
+            if !self.refs.contains(&id) {
+                self.refs.push(id);
+            }
+        } else if ident.ctxt == self.unresolved && &*ident.sym == "Astro" {
+            self.reads_astro = true;
+        }
+    }
+
+    // Types are erased before the code runs: naming a type reads no value.
+    fn visit_ts_type(&mut self, _: &TsType) {}
+    fn visit_ts_type_ann(&mut self, _: &TsTypeAnn) {}
+    fn visit_ts_type_param_decl(&mut self, _: &TsTypeParamDecl) {}
+    fn visit_ts_type_param_instantiation(&mut self, _: &TsTypeParamInstantiation) {}
+}
+
+struct LoaderDataCalls<'a, 'i> {
+    index: &'a LineIndex<'i>,
+    getters: Vec<Id>,
+    namespaces: Vec<Id>,
+    calls: Vec<LoaderDataCall>,
+}
+
+impl Visit for LoaderDataCalls<'_, '_> {
+    fn visit_call_expr(&mut self, call: &CallExpr) {
+        call.visit_children_with(self);
+        let Callee::Expr(callee) = &call.callee else {
+            return;
+        };
+        let is_getter = match &**callee {
+            Expr::Ident(i) => self.getters.contains(&i.to_id()),
+            Expr::Member(m) => {
+                matches!(&*m.obj, Expr::Ident(o) if self.namespaces.contains(&o.to_id()))
+                    && matches!(&m.prop, MemberProp::Ident(p) if &*p.sym == "getLoaderData")
+            }
+            _ => false,
+        };
+        if !is_getter {
+            return;
+        }
+        let mut after = callee.span().hi;
+        if let Some(args) = &call.type_args {
+            after = after.max(args.span.hi);
+        }
+        let source = self.index.source();
+        let Some(paren) = open_paren_after(source, byte_of(after), byte_of(call.span.hi)) else {
+            return;
+        };
+        self.calls.push(LoaderDataCall {
+            span: self
+                .index
+                .span(byte_of(call.span.lo), byte_of(call.span.hi)),
+            args_start: self.index.position(paren + 1).offset,
+            arg_count: crate::position::to_u32(call.args.len()),
+        });
+    }
+}
+
+/// The byte offset of the `(` that opens a call's arguments, skipping whitespace and
+/// comments between the callee (or its type arguments) and the parenthesis. swc keeps no
+/// span for the parenthesis itself, so it is found in the text.
+fn open_paren_after(source: &str, from: usize, limit: usize) -> Option<usize> {
+    let bytes = source.as_bytes();
+    let limit = limit.min(bytes.len());
+    let mut i = from;
+    while i < limit {
+        match bytes[i] {
+            b'(' => return Some(i),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = source[i..limit].find('\n').map_or(limit, |n| i + n);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = source[i + 2..limit]
+                    .find("*/")
+                    .map_or(limit, |n| i + 2 + n + 2);
+            }
+            b if b.is_ascii_whitespace() || b == b'?' || b == b'.' => i += 1,
+            _ => return None,
+        }
+    }
+    None
+}

@@ -1,0 +1,580 @@
+//! Component tags used in an `.astro` template.
+//!
+//! Written by hand, on purpose: an Astro template is not JSX (void elements without `/>`,
+//! HTML comments, raw `<script>`/`<style>` bodies, several roots inside one `{…}` expression)
+//! and no Rust crate parses it. The scanner only needs tags, so it tokenizes just enough to
+//! never mistake text for a tag: comments, raw-text elements, quoted and expression attribute
+//! values, and — inside `{…}` — JS strings, template literals, comments and regular
+//! expressions. It keeps explicit stacks instead of recursing, so 50,000 nested braces or
+//! elements cost memory, not call stack.
+
+use serde::Serialize;
+
+/// A component tag in the template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// The tag name as written (`Card`, `UI.Card`).
+    pub name: String,
+    /// 1-based line of the `<`.
+    pub line: u32,
+    /// 1-based column of the `<`, in UTF-16 units.
+    pub column: u32,
+    /// UTF-16 offset of the `<` in the file.
+    pub offset: u32,
+    /// Inside a `{…}` expression: rendered only if the expression renders it.
+    pub conditional: bool,
+    /// Index in the usage list of the enclosing component tag, if any: a slot child, which
+    /// Astro renders after its enclosing component.
+    pub parent: Option<u32>,
+    /// The import source that binds the tag's first name segment, if it is imported.
+    pub source: Option<String>,
+    /// What is imported from `source`: `default`, an export name, or for `<NS.Card/>` with
+    /// `import * as NS`, the member (`Card`).
+    pub imported: Option<String>,
+}
+
+/// A tag found by the scanner, in byte offsets, before it is resolved against imports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawUsage {
+    pub name: String,
+    pub at: usize,
+    pub conditional: bool,
+    pub parent: Option<u32>,
+}
+
+const VOID_ELEMENTS: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param",
+    "source", "track", "wbr",
+];
+
+/// Elements whose content is raw text, never tags.
+const RAW_TEXT_ELEMENTS: &[&str] = &["script", "style", "textarea", "title"];
+
+fn is_component_name(name: &str) -> bool {
+    name != "Fragment"
+        && (name.starts_with(|c: char| c.is_ascii_uppercase())
+            || (name.contains('.') && !name.starts_with('.')))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    /// Markup: element children. `base` is the element-stack length when it began; a
+    /// markup frame opened by a tag inside an expression ends when that element closes.
+    Markup { base: usize },
+    /// A `{…}` expression (or a `${…}` inside a template literal). `depth` counts open
+    /// brackets inside it.
+    Expr { depth: u32, template: bool },
+    /// Inside a template literal's text.
+    Template,
+}
+
+struct Element {
+    name: String,
+    /// The nearest component at or above this element (index into usages).
+    component: Option<u32>,
+}
+
+/// What the previous significant token of an expression was: decides whether `<` opens a
+/// tag and `/` a regular expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prev {
+    /// Start of expression or after an operator/punctuator: a value may follow.
+    Operator,
+    /// After an identifier, number, `)` or `]`: an operator may follow.
+    Value,
+    /// After a keyword such as `return` that is followed by a value.
+    Keyword,
+    /// Right after a closing tag inside an expression: another sibling tag may follow.
+    Tag,
+}
+
+struct Scanner<'s> {
+    src: &'s str,
+    bytes: &'s [u8],
+    i: usize,
+    frames: Vec<Frame>,
+    elements: Vec<Element>,
+    usages: Vec<RawUsage>,
+    /// How many `Expr` frames are open: a tag is conditional when any is.
+    exprs: usize,
+    prev: Prev,
+}
+
+/// Scans the template `src[start..]` and returns its component tags in document order.
+pub fn scan(src: &str, start: usize) -> Vec<RawUsage> {
+    let mut s = Scanner {
+        src,
+        bytes: src.as_bytes(),
+        i: start,
+        frames: vec![Frame::Markup { base: 0 }],
+        elements: Vec::new(),
+        usages: Vec::new(),
+        exprs: 0,
+        prev: Prev::Operator,
+    };
+    s.run();
+    s.usages
+}
+
+impl<'s> Scanner<'s> {
+    fn run(&mut self) {
+        while self.i < self.bytes.len() {
+            match self.frames.last().copied() {
+                Some(Frame::Markup { base }) => self.markup(base),
+                Some(Frame::Expr { depth, template }) => self.expr(depth, template),
+                Some(Frame::Template) => self.template(),
+                None => self.frames.push(Frame::Markup { base: 0 }),
+            }
+        }
+    }
+
+    fn peek(&self, n: usize) -> u8 {
+        self.bytes.get(self.i + n).copied().unwrap_or(0)
+    }
+
+    fn skip_past(&mut self, needle: &str) {
+        self.i = self.src[self.i..]
+            .find(needle)
+            .map_or(self.bytes.len(), |n| self.i + n + needle.len());
+    }
+
+    fn markup(&mut self, base: usize) {
+        let b = self.bytes[self.i];
+        match b {
+            b'<' if self.src[self.i..].starts_with("<!--") => self.skip_past("-->"),
+            b'<' if self.peek(1) == b'!' || self.peek(1) == b'?' => self.skip_past(">"),
+            b'<' if self.peek(1) == b'/' => self.close_tag(base),
+            b'<' if self.peek(1).is_ascii_alphabetic() || self.peek(1) == b'>' => {
+                self.open_tag();
+            }
+            b'{' => {
+                self.i += 1;
+                self.frames.push(Frame::Expr {
+                    depth: 0,
+                    template: false,
+                });
+                self.exprs += 1;
+                self.prev = Prev::Operator;
+            }
+            _ => {
+                // Text: jump to the next byte that can start something.
+                let next = self.src[self.i + 1..]
+                    .find(['<', '{'])
+                    .map_or(self.bytes.len(), |n| self.i + 1 + n);
+                self.i = next;
+            }
+        }
+    }
+
+    fn tag_name(&mut self) -> String {
+        let start = self.i;
+        while self.i < self.bytes.len() {
+            let c = self.bytes[self.i];
+            if c.is_ascii_whitespace() || matches!(c, b'>' | b'/' | b'{' | b'"' | b'\'' | b'=') {
+                break;
+            }
+            self.i += 1;
+        }
+        self.src[start..self.i].to_string()
+    }
+
+    fn open_tag(&mut self) {
+        let at = self.i;
+        self.i += 1;
+        let name = self.tag_name();
+        let (self_closing, raw) = self.attributes();
+        let component = is_component_name(&name);
+        let parent = self.elements.last().and_then(|e| e.component);
+        let usage = if component {
+            self.usages.push(RawUsage {
+                name: name.clone(),
+                at,
+                conditional: self.exprs > 0,
+                parent,
+            });
+            Some(crate::position::to_u32(self.usages.len() - 1))
+        } else {
+            None
+        };
+        let lower = name.to_ascii_lowercase();
+        let inside_expr = matches!(self.frames.last(), Some(Frame::Expr { .. }));
+        if self_closing || (!component && VOID_ELEMENTS.contains(&lower.as_str())) {
+            if inside_expr {
+                self.prev = Prev::Tag;
+            }
+            return;
+        }
+        if raw || (!component && RAW_TEXT_ELEMENTS.contains(&lower.as_str())) {
+            self.skip_raw_text(&name);
+            if inside_expr {
+                self.prev = Prev::Tag;
+            }
+            return;
+        }
+        let base = self.elements.len();
+        self.elements.push(Element {
+            name,
+            component: usage.or(parent),
+        });
+        if inside_expr {
+            self.frames.push(Frame::Markup { base });
+        }
+    }
+
+    /// Skips a tag's attributes up to and including `>`; returns (self-closing, raw text).
+    fn attributes(&mut self) -> (bool, bool) {
+        let mut raw = false;
+        while self.i < self.bytes.len() {
+            match self.bytes[self.i] {
+                b'>' => {
+                    self.i += 1;
+                    return (false, raw);
+                }
+                b'/' if self.peek(1) == b'>' => {
+                    self.i += 2;
+                    return (true, raw);
+                }
+                q @ (b'"' | b'\'') => {
+                    self.i += 1;
+                    self.skip_past(if q == b'"' { "\"" } else { "'" });
+                }
+                b'`' => {
+                    self.i += 1;
+                    self.skip_js_until_close(b'`');
+                }
+                b'{' => {
+                    self.i += 1;
+                    self.skip_js_until_close(b'}');
+                }
+                _ => {
+                    if self.src[self.i..].starts_with("is:raw") {
+                        raw = true;
+                    }
+                    self.i += 1;
+                }
+            }
+        }
+        (false, raw)
+    }
+
+    /// Skips JS up to the unmatched `close` (`}` of an attribute expression or the `` ` ``
+    /// ending an attribute template literal), honouring strings, comments and nesting. Tags
+    /// inside attribute expressions are not recorded.
+    fn skip_js_until_close(&mut self, close: u8) {
+        // Each entry is the byte that closes a nested construct.
+        let mut stack: Vec<u8> = vec![close];
+        while self.i < self.bytes.len() {
+            let b = self.bytes[self.i];
+            let in_template = stack.last() == Some(&b'`');
+            if in_template {
+                match b {
+                    b'\\' => self.i += 2,
+                    b'`' => {
+                        stack.pop();
+                        self.i += 1;
+                    }
+                    b'$' if self.peek(1) == b'{' => {
+                        stack.push(b'}');
+                        self.i += 2;
+                    }
+                    _ => self.i += 1,
+                }
+            } else {
+                match b {
+                    b'"' | b'\'' => self.skip_string(b),
+                    b'`' => {
+                        stack.push(b'`');
+                        self.i += 1;
+                    }
+                    b'/' if self.peek(1) == b'/' => self.skip_past("\n"),
+                    b'/' if self.peek(1) == b'*' => self.skip_past("*/"),
+                    b'{' => {
+                        stack.push(b'}');
+                        self.i += 1;
+                    }
+                    b'}' => {
+                        stack.pop();
+                        self.i += 1;
+                    }
+                    _ => self.i += 1,
+                }
+            }
+            if stack.is_empty() {
+                return;
+            }
+        }
+    }
+
+    fn skip_string(&mut self, quote: u8) {
+        self.i += 1;
+        while self.i < self.bytes.len() {
+            match self.bytes[self.i] {
+                b'\\' => self.i += 2,
+                b'\n' => return,
+                c if c == quote => {
+                    self.i += 1;
+                    return;
+                }
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    fn skip_raw_text(&mut self, name: &str) {
+        let close = format!("</{}", name.to_ascii_lowercase());
+        let rest = &self.src[self.i..];
+        // Case-insensitive search without lowercasing a possibly huge body.
+        let found = rest
+            .char_indices()
+            .filter(|&(_, c)| c == '<')
+            .map(|(n, _)| n)
+            .find(|&n| {
+                rest.get(n..n + close.len())
+                    .is_some_and(|t| t.eq_ignore_ascii_case(&close))
+            });
+        match found {
+            Some(n) => {
+                self.i += n;
+                self.skip_past(">");
+            }
+            None => self.i = self.bytes.len(),
+        }
+    }
+
+    fn close_tag(&mut self, base: usize) {
+        self.i += 2;
+        let name = self.tag_name();
+        self.skip_past(">");
+        // Pop to the matching element, but never below the current markup frame: HTML lets
+        // `<p>`/`<li>` close implicitly, so unmatched names are ignored.
+        if let Some(pos) = self.elements[base..].iter().rposition(|e| e.name == name) {
+            self.elements.truncate(base + pos);
+        }
+        if self.frames.len() > 1 && self.elements.len() <= base {
+            // The tag that opened this markup frame inside an expression has closed.
+            self.frames.pop();
+            self.prev = Prev::Tag;
+        }
+    }
+
+    fn expr(&mut self, depth: u32, template: bool) {
+        let b = self.bytes[self.i];
+        match b {
+            b if b.is_ascii_whitespace() => self.i += 1,
+            b'"' | b'\'' => {
+                self.skip_string(b);
+                self.prev = Prev::Value;
+            }
+            b'`' => {
+                self.i += 1;
+                self.frames.push(Frame::Template);
+            }
+            b'/' if self.peek(1) == b'/' => self.skip_past("\n"),
+            b'/' if self.peek(1) == b'*' => self.skip_past("*/"),
+            b'/' if self.prev != Prev::Value => {
+                self.skip_regex();
+                self.prev = Prev::Value;
+            }
+            b'{' | b'(' | b'[' => {
+                self.i += 1;
+                self.set_depth(depth + 1);
+                self.prev = Prev::Operator;
+            }
+            b'}' if depth == 0 => {
+                self.i += 1;
+                self.frames.pop();
+                if !template {
+                    self.exprs = self.exprs.saturating_sub(1);
+                }
+                self.prev = Prev::Value;
+            }
+            b'}' | b')' | b']' => {
+                self.i += 1;
+                self.set_depth(depth.saturating_sub(1));
+                self.prev = Prev::Value;
+            }
+            b'<' if self.prev != Prev::Value
+                && (self.peek(1).is_ascii_alphabetic() || self.peek(1) == b'>') =>
+            {
+                self.open_tag();
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80 => {
+                let start = self.i;
+                while self.i < self.bytes.len() {
+                    let c = self.bytes[self.i];
+                    if !(c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80) {
+                        break;
+                    }
+                    self.i += 1;
+                }
+                let word = &self.src[start..self.i];
+                self.prev = if matches!(
+                    word,
+                    "return"
+                        | "yield"
+                        | "await"
+                        | "typeof"
+                        | "void"
+                        | "in"
+                        | "of"
+                        | "case"
+                        | "else"
+                        | "do"
+                        | "new"
+                        | "delete"
+                        | "instanceof"
+                ) {
+                    Prev::Keyword
+                } else {
+                    Prev::Value
+                };
+            }
+            _ => {
+                self.i += 1;
+                self.prev = Prev::Operator;
+            }
+        }
+    }
+
+    fn set_depth(&mut self, depth: u32) {
+        if let Some(Frame::Expr { depth: d, .. }) = self.frames.last_mut() {
+            *d = depth;
+        }
+    }
+
+    fn template(&mut self) {
+        match self.bytes[self.i] {
+            b'\\' => self.i += 2,
+            b'`' => {
+                self.i += 1;
+                self.frames.pop();
+                self.prev = Prev::Value;
+            }
+            b'$' if self.peek(1) == b'{' => {
+                self.i += 2;
+                self.frames.push(Frame::Expr {
+                    depth: 0,
+                    template: true,
+                });
+                self.prev = Prev::Operator;
+            }
+            _ => {
+                let next = self.src[self.i + 1..]
+                    .find(['`', '\\', '$'])
+                    .map_or(self.bytes.len(), |n| self.i + 1 + n);
+                self.i = next;
+            }
+        }
+    }
+
+    fn skip_regex(&mut self) {
+        self.i += 1;
+        let mut class = false;
+        while self.i < self.bytes.len() {
+            match self.bytes[self.i] {
+                b'\\' => self.i += 2,
+                b'\n' => return,
+                b'[' => {
+                    class = true;
+                    self.i += 1;
+                }
+                b']' => {
+                    class = false;
+                    self.i += 1;
+                }
+                b'/' if !class => {
+                    self.i += 1;
+                    while self.i < self.bytes.len() && self.bytes[self.i].is_ascii_alphabetic() {
+                        self.i += 1;
+                    }
+                    return;
+                }
+                _ => self.i += 1,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(src: &str) -> Vec<(String, bool, Option<u32>)> {
+        scan(src, 0)
+            .into_iter()
+            .map(|u| (u.name, u.conditional, u.parent))
+            .collect()
+    }
+
+    fn n(name: &str, conditional: bool, parent: Option<u32>) -> (String, bool, Option<u32>) {
+        (name.to_string(), conditional, parent)
+    }
+
+    #[test]
+    fn slots_nest_under_their_component() {
+        assert_eq!(
+            names("<Layout><div><Card><Inner/></Card></div><br><Footer /></Layout>"),
+            vec![
+                n("Layout", false, None),
+                n("Card", false, Some(0)),
+                n("Inner", false, Some(1)),
+                n("Footer", false, Some(0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn expressions_are_conditional() {
+        assert_eq!(
+            names(
+                "<ul>{items.map((i) => <Item {...i} />)}</ul>{ok && <A/>}{x ? <B>t</B> : <C/>}<D/>"
+            ),
+            vec![
+                n("Item", true, None),
+                n("A", true, None),
+                n("B", true, None),
+                n("C", true, None),
+                n("D", false, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn not_fooled_by_comments_raw_text_and_strings() {
+        let src = r#"<!-- <Hidden/> --><script>const a = "<Nope/>";</script><style>.x{}</style>
+<p title="<Quoted/>" data-x={"<Str/>"}>{"<InString/>"}{`<Tpl ${<Real/>}/>`}</p>
+<div is:raw><Raw/></div>{a < B ? 1 : 2}{/* <C/> */}{a / 2 > 1 && /<Re/>/.test(x)}<Visible/>"#;
+        assert_eq!(
+            names(src),
+            vec![n("Real", true, None), n("Visible", false, None)]
+        );
+    }
+
+    #[test]
+    fn dotted_names_fragments_and_siblings_in_expressions() {
+        assert_eq!(
+            names("<UI.Card/><Fragment><x.y/></Fragment>{list.map(i => <A/><B/>)}<></>"),
+            vec![
+                n("UI.Card", false, None),
+                n("x.y", false, None),
+                n("A", true, None),
+                n("B", true, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_iterative() {
+        let depth = 50_000;
+        let src = format!("{}{}", "{".repeat(depth), "}".repeat(depth));
+        assert!(scan(&src, 0).is_empty());
+        let src = format!("{}<X/>{}", "<A>".repeat(depth), "</A>".repeat(depth));
+        let usages = scan(&src, 0);
+        assert_eq!(usages.len(), depth + 1);
+        assert_eq!(
+            usages[depth].parent,
+            Some(crate::position::to_u32(depth - 1))
+        );
+    }
+}
