@@ -26,7 +26,7 @@
 //! ```
 
 pub mod batch;
-mod binding;
+pub mod binding;
 pub mod component;
 pub mod diagnostic;
 pub mod frontmatter;

@@ -29,6 +29,11 @@ pub const RUNTIME_MODULE: &str = "astro-hoist/runtime";
 /// How many diagnostics of one file are kept; a binary file can produce thousands.
 const MAX_DIAGNOSTICS: usize = 50;
 
+/// Deepest bracket nesting handed to swc. No hand-written code comes near it, while machine
+/// made input far deeper makes swc's recursion and error recovery slow and memory-hungry
+/// (nested labelled blocks grow quadratically), so such a script is reported, not parsed.
+pub const MAX_NESTING: usize = 1_000;
+
 /// Which grammar a script is parsed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -191,6 +196,16 @@ pub fn analyze_script(
     let mut facts = ScriptFacts::default();
     let source = index.source();
     let text = &source[start..end];
+    if let Some(at) = too_deeply_nested(text.as_bytes()) {
+        facts.diagnostics.push(Diagnostic::at(
+            index,
+            start + at,
+            Severity::Error,
+            "too-deeply-nested",
+            format!("Brackets nest more than {MAX_NESTING} levels deep here; the script is not analyzed"),
+        ));
+        return facts;
+    }
     // BytePos 0 is swc's dummy position, so positions start at 1: byte = pos - 1.
     let base = BytePos(crate::position::to_u32(start) + 1);
     let input = StringInput::new(
@@ -240,6 +255,46 @@ pub fn analyze_script(
         });
     }
     facts
+}
+
+/// The offset where bracket nesting first exceeds [`MAX_NESTING`], if it does. Strings,
+/// template literal text and comments are skipped; anything else that opens counts, so the
+/// check can only err towards reporting.
+fn too_deeply_nested(text: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(i);
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < text.len() && text[i] != q && text[i] != b'\n' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if text.get(i + 1) == Some(&b'/') => {
+                while i < text.len() && text[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if text.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < text.len() && !(text[i] == b'*' && text[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 pub(crate) fn byte_of(pos: BytePos) -> usize {
@@ -390,14 +445,20 @@ fn collect(
                 // `import Card from './Card.astro'; export { Card }` is a re-export too.
                 Some(BindingKind::Import { index: i, imported }) => {
                     let source = facts.imports[i].source.clone();
+                    let namespace = imported == "*";
                     facts.reexports.push(Reexport {
                         source,
-                        names: vec![ReexportName {
-                            imported: imported.clone(),
-                            exported: exported.clone(),
-                        }],
-                        all: imported == "*",
-                        namespace: (imported == "*").then(|| exported.clone()),
+                        // A namespace import exported again is `export * as name`.
+                        names: if namespace {
+                            Vec::new()
+                        } else {
+                            vec![ReexportName {
+                                imported,
+                                exported: exported.clone(),
+                            }]
+                        },
+                        all: false,
+                        namespace: namespace.then(|| exported.clone()),
                         type_only: named.type_only || n.is_type_only,
                         span: span_of(index, named.span),
                     });

@@ -90,7 +90,6 @@ enum Prev {
 }
 
 struct Scanner<'s> {
-    src: &'s str,
     bytes: &'s [u8],
     i: usize,
     frames: Vec<Frame>,
@@ -104,7 +103,6 @@ struct Scanner<'s> {
 /// Scans the template `src[start..]` and returns its component tags in document order.
 pub fn scan(src: &str, start: usize) -> Vec<RawUsage> {
     let mut s = Scanner {
-        src,
         bytes: src.as_bytes(),
         i: start,
         frames: vec![Frame::Markup { base: 0 }],
@@ -129,20 +127,44 @@ impl<'s> Scanner<'s> {
         }
     }
 
+    /// The bytes from the cursor on. Scanning works on bytes: escapes skip two bytes and
+    /// may land inside a multi-byte character, where a `str` slice would panic.
+    fn rest(&self) -> &'s [u8] {
+        &self.bytes[self.i.min(self.bytes.len())..]
+    }
+
+    /// Offset of the first occurrence of `needle` at or after `from`.
+    fn find(&self, from: usize, needle: &[u8]) -> Option<usize> {
+        let from = from.min(self.bytes.len());
+        self.bytes[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|n| from + n)
+    }
+
+    /// Offset of the first byte in `set` at or after `from`, or the end.
+    fn find_any(&self, from: usize, set: &[u8]) -> usize {
+        let from = from.min(self.bytes.len());
+        self.bytes[from..]
+            .iter()
+            .position(|b| set.contains(b))
+            .map_or(self.bytes.len(), |n| from + n)
+    }
+
     fn peek(&self, n: usize) -> u8 {
         self.bytes.get(self.i + n).copied().unwrap_or(0)
     }
 
     fn skip_past(&mut self, needle: &str) {
-        self.i = self.src[self.i..]
-            .find(needle)
-            .map_or(self.bytes.len(), |n| self.i + n + needle.len());
+        self.i = self
+            .find(self.i, needle.as_bytes())
+            .map_or(self.bytes.len(), |n| n + needle.len());
     }
 
     fn markup(&mut self, base: usize) {
         let b = self.bytes[self.i];
         match b {
-            b'<' if self.src[self.i..].starts_with("<!--") => self.skip_past("-->"),
+            b'<' if self.rest().starts_with(b"<!--") => self.skip_past("-->"),
             b'<' if self.peek(1) == b'!' || self.peek(1) == b'?' => self.skip_past(">"),
             b'<' if self.peek(1) == b'/' => self.close_tag(base),
             b'<' if self.peek(1).is_ascii_alphabetic() || self.peek(1) == b'>' => {
@@ -159,10 +181,7 @@ impl<'s> Scanner<'s> {
             }
             _ => {
                 // Text: jump to the next byte that can start something.
-                let next = self.src[self.i + 1..]
-                    .find(['<', '{'])
-                    .map_or(self.bytes.len(), |n| self.i + 1 + n);
-                self.i = next;
+                self.i = self.find_any(self.i + 1, b"<{");
             }
         }
     }
@@ -176,7 +195,8 @@ impl<'s> Scanner<'s> {
             }
             self.i += 1;
         }
-        self.src[start..self.i].to_string()
+        // Delimiters are ASCII, so `start..i` is a whole number of characters.
+        String::from_utf8_lossy(&self.bytes[start..self.i.min(self.bytes.len())]).into_owned()
     }
 
     fn open_tag(&mut self) {
@@ -248,7 +268,7 @@ impl<'s> Scanner<'s> {
                     self.skip_js_until_close(b'}');
                 }
                 _ => {
-                    if self.src[self.i..].starts_with("is:raw") {
+                    if self.rest().starts_with(b"is:raw") {
                         raw = true;
                     }
                     self.i += 1;
@@ -323,16 +343,12 @@ impl<'s> Scanner<'s> {
 
     fn skip_raw_text(&mut self, name: &str) {
         let close = format!("</{}", name.to_ascii_lowercase());
-        let rest = &self.src[self.i..];
         // Case-insensitive search without lowercasing a possibly huge body.
-        let found = rest
-            .char_indices()
-            .filter(|&(_, c)| c == '<')
-            .map(|(n, _)| n)
-            .find(|&n| {
-                rest.get(n..n + close.len())
-                    .is_some_and(|t| t.eq_ignore_ascii_case(&close))
-            });
+        let close = close.as_bytes();
+        let found = self
+            .rest()
+            .windows(close.len())
+            .position(|w| w.eq_ignore_ascii_case(close));
         match found {
             Some(n) => {
                 self.i += n;
@@ -408,22 +424,22 @@ impl<'s> Scanner<'s> {
                     }
                     self.i += 1;
                 }
-                let word = &self.src[start..self.i];
+                let word = &self.bytes[start..self.i.min(self.bytes.len())];
                 self.prev = if matches!(
                     word,
-                    "return"
-                        | "yield"
-                        | "await"
-                        | "typeof"
-                        | "void"
-                        | "in"
-                        | "of"
-                        | "case"
-                        | "else"
-                        | "do"
-                        | "new"
-                        | "delete"
-                        | "instanceof"
+                    b"return"
+                        | b"yield"
+                        | b"await"
+                        | b"typeof"
+                        | b"void"
+                        | b"in"
+                        | b"of"
+                        | b"case"
+                        | b"else"
+                        | b"do"
+                        | b"new"
+                        | b"delete"
+                        | b"instanceof"
                 ) {
                     Prev::Keyword
                 } else {
@@ -460,10 +476,7 @@ impl<'s> Scanner<'s> {
                 self.prev = Prev::Operator;
             }
             _ => {
-                let next = self.src[self.i + 1..]
-                    .find(['`', '\\', '$'])
-                    .map_or(self.bytes.len(), |n| self.i + 1 + n);
-                self.i = next;
+                self.i = self.find_any(self.i + 1, b"`\\$");
             }
         }
     }
@@ -544,7 +557,7 @@ mod tests {
     fn not_fooled_by_comments_raw_text_and_strings() {
         let src = r#"<!-- <Hidden/> --><script>const a = "<Nope/>";</script><style>.x{}</style>
 <p title="<Quoted/>" data-x={"<Str/>"}>{"<InString/>"}{`<Tpl ${<Real/>}/>`}</p>
-<div is:raw><Raw/></div>{a < B ? 1 : 2}{/* <C/> */}{a / 2 > 1 && /<Re/>/.test(x)}<Visible/>"#;
+<div is:raw><Raw/></div>{a < B ? 1 : 2}{/* <C/> */}{a / 2 > 1 && /<Re\/>/.test(x)}<Visible/>"#;
         assert_eq!(
             names(src),
             vec![n("Real", true, None), n("Visible", false, None)]

@@ -1,0 +1,69 @@
+// Requests against a served project, bounded by timeouts, and their wall-clock times.
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * @typedef {object} FetchedResponse
+ * @property {number} status
+ * @property {Headers} headers
+ * @property {string} text the whole body
+ * @property {number} ms from sending the request to the end of the body
+ */
+
+/**
+ * Fetches a URL and reads the whole body (never throws on an HTTP error status).
+ * @param {string} url
+ * @param {{ timeoutMs?: number, init?: RequestInit }} [options]
+ * @returns {Promise<FetchedResponse>}
+ */
+export async function fetchResponse(url, { timeoutMs = REQUEST_TIMEOUT_MS, init = {} } = {}) {
+  const started = performance.now();
+  let response;
+  try {
+    response = await fetch(url, { redirect: 'manual', ...init, signal: AbortSignal.timeout(timeoutMs) });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, text, ms: performance.now() - started };
+  } catch (error) {
+    const reason = /** @type {Error} */ (error);
+    const what = reason.name === 'TimeoutError' ? `no complete response within ${timeoutMs} ms` : reason.message;
+    throw new Error(`GET ${url}: ${what}${response ? ` (status ${response.status})` : ''}`, { cause: error });
+  }
+}
+
+/**
+ * The body of a 2xx response; throws with the status and the start of the body otherwise.
+ * @param {string} url
+ * @param {{ timeoutMs?: number, init?: RequestInit }} [options]
+ * @returns {Promise<string>}
+ */
+export async function fetchText(url, options) {
+  const { status, text } = await fetchResponse(url, options);
+  if (status < 200 || status > 299) throw new Error(`GET ${url}: HTTP ${status}\n${text.slice(0, 2000)}`);
+  return text;
+}
+
+/**
+ * Wall time of one complete request (headers and whole body), in ms. Throws on a non-2xx status.
+ * @param {string} url
+ * @param {{ timeoutMs?: number }} [options]
+ * @returns {Promise<number>}
+ */
+export async function timeRequest(url, options) {
+  const { status, text, ms } = await fetchResponse(url, options);
+  if (status < 200 || status > 299) throw new Error(`GET ${url}: HTTP ${status}\n${text.slice(0, 2000)}`);
+  return ms;
+}
+
+/**
+ * The fastest of `tries` sequential requests, in ms: robust against a cold first request and
+ * scheduler noise, so it is what timing assertions should use.
+ * @param {string} url
+ * @param {{ tries?: number, timeoutMs?: number }} [options]
+ * @returns {Promise<{ min: number, samples: number[] }>}
+ */
+export async function minRequestTime(url, { tries = 5, timeoutMs } = {}) {
+  /** @type {number[]} */
+  const samples = [];
+  for (let i = 0; i < tries; i++) samples.push(await timeRequest(url, { timeoutMs }));
+  return { min: Math.min(...samples), samples };
+}

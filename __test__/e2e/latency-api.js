@@ -1,0 +1,85 @@
+// A fake data API for fixtures' loaders: every endpoint waits, then answers JSON, and counts
+// its calls, so tests can assert both timing (waterfall or not) and "exactly once per request".
+import http from 'node:http';
+
+/**
+ * @typedef {object} LatencyApi
+ * @property {string} url base URL without a trailing slash; give it to the server as HOIST_API
+ * @property {Map<string, number>} counts completed-or-pending calls per pathname (query excluded)
+ * @property {Map<string, number>} aborted calls per pathname whose client went away before the answer
+ * @property {{ path: string, at: number }[]} calls every call in arrival order (`at`: ms since start)
+ * @property {(path: string) => number} count calls of one pathname (0 if none)
+ * @property {() => void} reset forget counts, aborts and calls
+ * @property {() => Promise<void>} stop
+ */
+
+/**
+ * Starts the latency API on 127.0.0.1 with an OS-chosen port. Any path answers, after the delay,
+ * `{ path, n, label, delayMs }` (n: this path's call number, label: the last path segment).
+ * Query parameters shape one answer: `?delay=<ms>` overrides the delay, `?status=<code>` answers
+ * with that status (JSON `{ error }`), `?hang=1` never answers (until the client aborts).
+ * @param {{ delayMs?: number }} [options]
+ * @returns {Promise<LatencyApi>}
+ */
+export function startLatencyApi({ delayMs = 50 } = {}) {
+  const started = performance.now();
+  /** @type {Map<string, number>} */
+  const counts = new Map();
+  /** @type {Map<string, number>} */
+  const aborted = new Map();
+  /** @type {{ path: string, at: number }[]} */
+  const calls = [];
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const pathname = url.pathname;
+    const n = (counts.get(pathname) ?? 0) + 1;
+    counts.set(pathname, n);
+    calls.push({ path: pathname, at: performance.now() - started });
+
+    let answered = false;
+    res.on('close', () => {
+      if (!answered) aborted.set(pathname, (aborted.get(pathname) ?? 0) + 1);
+    });
+    if (url.searchParams.get('hang') === '1') return;
+
+    const delay = url.searchParams.has('delay') ? Number(url.searchParams.get('delay')) : delayMs;
+    const status = url.searchParams.has('status') ? Number(url.searchParams.get('status')) : 200;
+    const timer = setTimeout(() => {
+      answered = true;
+      const body =
+        status >= 200 && status < 300
+          ? { path: pathname, n, label: pathname.split('/').filter(Boolean).pop() ?? '', delayMs: delay }
+          : { error: `status ${status} requested`, path: pathname, n };
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    }, delay);
+    res.on('close', () => clearTimeout(timer));
+  });
+  // Loaders fetch with keep-alive; keep idle sockets from holding stop() up.
+  server.keepAliveTimeout = 1_000;
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        counts,
+        aborted,
+        calls,
+        count: (path) => counts.get(path) ?? 0,
+        reset() {
+          counts.clear();
+          aborted.clear();
+          calls.length = 0;
+        },
+        stop: () =>
+          new Promise((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}

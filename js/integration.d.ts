@@ -1,0 +1,31 @@
+import type { AstroIntegration } from 'astro';
+
+export interface HoistOptions {
+  /** Abort a loader after this many milliseconds (positive number). */
+  timeout?: number;
+  /** How many loaders of one request may run at once (positive integer). */
+  concurrency?: number;
+  /** Also start loaders of conditionally rendered components early; aborted if unused. Default false. */
+  speculative?: boolean;
+  /** Add a `Server-Timing` header with each loader's duration. */
+  serverTiming?: boolean;
+}
+
+/**
+ * Check options the way `hoist()` does; throws an Error naming the bad option.
+ */
+export function validateOptions(options: unknown): HoistOptions;
+
+/**
+ * The astro-hoist integration: every nested component's `loader` starts in one parallel batch
+ * per request instead of a render-time waterfall.
+ *
+ * ```js
+ * // astro.config.mjs
+ * import hoist from 'astro-hoist';
+ * export default defineConfig({ integrations: [hoist({ timeout: 5000 })] });
+ * ```
+ */
+export default function hoist(options?: HoistOptions): AstroIntegration;
+
+export { analyzeComponent, analyzeComponentSync, analyzeComponents } from '../index.js';

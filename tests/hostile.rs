@@ -1,0 +1,204 @@
+//! Hostile input: nothing may panic, overflow the stack or hang; every problem comes back as
+//! a diagnostic with a position. Analyses run through `batch`, as the binding does, so deep
+//! nesting runs on the big-stack pool.
+
+use std::time::{Duration, Instant};
+
+use astro_hoist::batch::{analyze_many, analyze_one, analyze_path, FileInput};
+use astro_hoist::{AnalyzeOptions, ComponentInfo};
+
+fn analyze(source: &str, filename: &str) -> ComponentInfo {
+    let started = Instant::now();
+    let info = analyze_one(source, filename, &AnalyzeOptions::default());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{filename} took {:?}",
+        started.elapsed()
+    );
+    info
+}
+
+fn codes(info: &ComponentInfo) -> Vec<&str> {
+    info.diagnostics.iter().map(|d| d.code).collect()
+}
+
+/// Deterministic pseudo-random bytes (xorshift), decoded lossily as a JS string would be.
+fn garbage(len: usize, seed: u64) -> String {
+    let mut x = seed;
+    let bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn empty_input() {
+    for name in ["a.astro", "a.ts", "a.js"] {
+        let info = analyze("", name);
+        assert!(
+            info.diagnostics.is_empty(),
+            "{name}: {:?}",
+            info.diagnostics
+        );
+        assert!(info.loader.is_none() && info.usages.is_empty());
+    }
+}
+
+#[test]
+fn only_a_fence_and_unclosed_fence() {
+    let info = analyze("---", "a.astro");
+    assert_eq!(codes(&info), ["unclosed-frontmatter"]);
+    let info = analyze("\n\n---\nconst a = 1;\n<div/>", "a.astro");
+    assert_eq!(codes(&info), ["unclosed-frontmatter"]);
+    assert_eq!(
+        (info.diagnostics[0].line, info.diagnostics[0].column),
+        (3, 1)
+    );
+}
+
+#[test]
+fn binary_garbage_as_astro_and_ts() {
+    for seed in 1..20 {
+        let text = garbage(4096, seed);
+        for name in ["g.astro", "g.ts", "g.tsx", "g.js"] {
+            let info = analyze(&text, name);
+            for d in &info.diagnostics {
+                assert!(d.line >= 1 && d.column >= 1, "{d:?}");
+            }
+        }
+        let fenced = format!("---\n{text}\n---\n{text}");
+        let info = analyze(&fenced, "g.astro");
+        assert!(info.diagnostics.iter().any(|d| d.code == "syntax-error"));
+        assert!(info.diagnostics.len() <= 50);
+    }
+}
+
+#[test]
+fn nul_bytes() {
+    let info = analyze("---\nconst a = '\0';\0\n---\n<A\0/>\0", "n.astro");
+    assert_eq!(codes(&info), ["syntax-error"]);
+    assert_eq!(info.diagnostics[0].line, 2);
+}
+
+#[test]
+fn ten_megabyte_frontmatter() {
+    let line = "export const value_with_a_long_name = { a: [1, 2, 3], b: 'text' };\n";
+    let mut src = String::from("---\nimport Card from './Card.astro';\n");
+    while src.len() < 10 << 20 {
+        src.push_str(line);
+    }
+    src.push_str("export const loader = async () => Card;\n---\n<Card />\n");
+    let info = analyze(&src, "big.astro");
+    assert!(info.diagnostics.is_empty());
+    assert!(info.loader.is_some());
+    assert_eq!(info.usages.len(), 1);
+}
+
+#[test]
+fn fifty_thousand_nested_brackets() {
+    let depth = 50_000;
+    for (open, close) in [("(", ")"), ("[", "]"), ("{a:", "}")] {
+        let expr = format!("{}1{}", open.repeat(depth), close.repeat(depth));
+        let src = format!("---\nexport const loader = async () => {expr};\n---\n<Card/>");
+        let info = analyze(&src, "deep.astro");
+        assert_eq!(codes(&info), ["too-deeply-nested"]);
+        assert_eq!(info.diagnostics[0].line, 2);
+        // The template is still read.
+        assert_eq!(info.usages.len(), 1);
+        let ts = analyze(&format!("export const x = {expr};"), "deep.ts");
+        assert_eq!(codes(&ts), ["too-deeply-nested"]);
+        // Just under the limit, swc parses it (on the big-stack pool).
+        let shallow = format!("{}1{}", open.repeat(990), close.repeat(990));
+        let ts = analyze(&format!("export const x = {shallow};"), "ok.ts");
+        assert!(ts.diagnostics.is_empty(), "{:?}", codes(&ts));
+    }
+    let unclosed = format!("---\nconst a = {};\n---\n", "(".repeat(depth));
+    let info = analyze(&unclosed, "unclosed.astro");
+    assert_eq!(info.diagnostics[0].code, "too-deeply-nested");
+    assert_eq!(info.diagnostics[0].line, 2);
+    let unclosed = format!("---\nconst a = {};\n---\n", "(".repeat(500));
+    let info = analyze(&unclosed, "unclosed.astro");
+    assert_eq!(info.diagnostics[0].code, "syntax-error");
+    let template = format!("{}{}", "{".repeat(depth), "<div>".repeat(depth));
+    let info = analyze(&template, "deep-template.astro");
+    assert!(info.usages.is_empty());
+}
+
+#[test]
+fn thousands_of_fences() {
+    let src = "---\n".repeat(5_000) + "<Card/>";
+    let info = analyze(&src, "fences.astro");
+    assert!(info.diagnostics.is_empty());
+    assert_eq!(info.usages.len(), 1);
+    let src = "---\n".repeat(5_001);
+    let info = analyze(&src, "fences.astro");
+    assert!(info.frontmatter.is_some());
+}
+
+#[test]
+fn ten_thousand_components() {
+    let src = format!(
+        "---\nimport Card from './Card.astro';\n---\n{}",
+        "<Card><Card/></Card>\n".repeat(5_000)
+    );
+    let info = analyze(&src, "many.astro");
+    assert_eq!(info.usages.len(), 10_000);
+    assert_eq!(info.usages[9_999].parent, Some(9_998));
+    assert_eq!(info.usages[9_999].line, 5_003);
+}
+
+#[test]
+fn unsupported_extension() {
+    let info = analyze("body {}", "style.css");
+    assert_eq!(codes(&info), ["unsupported-file"]);
+}
+
+#[test]
+fn unreadable_and_invalid_utf8_files_in_a_batch() {
+    let dir = std::env::temp_dir().join(format!("astro-hoist-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.astro");
+    std::fs::write(&bad, b"---\nconst a = 1;\n\xff\xfe\n---\n<Card/>").unwrap();
+    let good = dir.join("good.astro");
+    std::fs::write(&good, "<Card/>").unwrap();
+    let files = vec![
+        FileInput {
+            filename: dir.join("missing.astro").to_string_lossy().into(),
+            source: None,
+        },
+        FileInput {
+            filename: bad.to_string_lossy().into(),
+            source: None,
+        },
+        FileInput {
+            filename: good.to_string_lossy().into(),
+            source: None,
+        },
+        FileInput {
+            filename: dir.join("in-memory.astro").to_string_lossy().into(),
+            source: Some("<A/><B/>".into()),
+        },
+    ];
+    let infos = analyze_many(&files, &AnalyzeOptions::default());
+    assert_eq!(infos.len(), 4);
+    assert_eq!(codes(&infos[0]), ["read-error"]);
+    assert_eq!(infos[1].diagnostics[0].code, "invalid-utf8");
+    assert_eq!(
+        (infos[1].diagnostics[0].line, infos[1].diagnostics[0].column),
+        (3, 1)
+    );
+    assert_eq!(infos[1].usages.len(), 1);
+    assert!(infos[2].diagnostics.is_empty());
+    assert_eq!(infos[3].usages.len(), 2);
+    // A directory with a component's name cannot be read either.
+    let as_dir = dir.join("folder.astro");
+    std::fs::create_dir_all(&as_dir).unwrap();
+    let info = analyze_path(&as_dir.to_string_lossy(), &AnalyzeOptions::default());
+    assert_eq!(codes(&info), ["read-error"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
