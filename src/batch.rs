@@ -3,8 +3,8 @@
 //! swc parses recursively (about 3 KB of stack per nested expression), and a stack overflow
 //! kills the whole Node process — no `catch_unwind` can stop it. Every analysis, the
 //! synchronous ones included, therefore runs on this pool, whose threads reserve 256 MiB of
-//! (virtual, lazily committed) stack: enough for 50,000 nested brackets. Panics inside a job
-//! are caught per file and reported as an `internal-error` diagnostic.
+//! (virtual, lazily committed) stack. Panics inside a job are caught per file and reported as
+//! an `internal-error` diagnostic. Every analysis goes through the content-hash cache.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -12,13 +12,15 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
+use crate::cache::Key;
 use crate::component::{analyze_component, AnalyzeOptions, ComponentInfo};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::position::LineIndex;
 
 const STACK_SIZE: usize = 256 << 20;
 
-fn pool() -> &'static rayon::ThreadPool {
+/// The analysis pool; every parse runs on it.
+pub fn pool() -> &'static rayon::ThreadPool {
     static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
     POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
@@ -44,9 +46,17 @@ pub struct FileInput {
     pub source: Option<String>,
 }
 
+/// One analysis and how the cache served it.
+pub struct Analyzed {
+    pub info: ComponentInfo,
+    /// The cache key; none when the file could not be read or the analysis panicked.
+    pub key: Option<Key>,
+    pub hit: bool,
+}
+
 /// Analyzes one file on the big-stack pool. Blocks the caller until done.
 pub fn analyze_one(source: &str, filename: &str, options: &AnalyzeOptions) -> ComponentInfo {
-    pool().install(|| guarded(source, filename, options))
+    pool().install(|| guarded(source, filename, options).info)
 }
 
 /// Analyzes many files in parallel; the result is in input order. Unreadable files come back
@@ -56,8 +66,8 @@ pub fn analyze_many(files: &[FileInput], options: &AnalyzeOptions) -> Vec<Compon
         files
             .par_iter()
             .map(|file| match &file.source {
-                Some(source) => guarded(source, &file.filename, options),
-                None => analyze_path(&file.filename, options),
+                Some(source) => guarded(source, &file.filename, options).info,
+                None => read_and_analyze(&file.filename, options).info,
             })
             .collect()
     })
@@ -65,30 +75,27 @@ pub fn analyze_many(files: &[FileInput], options: &AnalyzeOptions) -> Vec<Compon
 
 /// Reads and analyzes a file from disk. Invalid UTF-8 is decoded lossily and reported.
 pub fn analyze_path(filename: &str, options: &AnalyzeOptions) -> ComponentInfo {
-    match std::fs::read(Path::new(filename)) {
+    read_and_analyze(filename, options).info
+}
+
+/// Reads a file and analyzes it through the cache (on the calling thread: call it from the
+/// pool).
+pub fn read_and_analyze(filename: &str, options: &AnalyzeOptions) -> Analyzed {
+    let (source, problem) = match std::fs::read(Path::new(filename)) {
         Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(source) => guarded(&source, filename, options),
+            Ok(source) => (source, None),
             Err(err) => {
                 let valid_up_to = err.utf8_error().valid_up_to();
+                // The lossy text equals the original up to the first bad byte.
                 let source = String::from_utf8_lossy(err.as_bytes()).into_owned();
-                let mut info = guarded(&source, filename, options);
-                let index = LineIndex::new(&source);
-                // The lossy text is the same as the original up to the first bad byte.
-                info.diagnostics.insert(
-                    0,
-                    Diagnostic::at(
-                        &index,
-                        valid_up_to,
-                        Severity::Error,
-                        "invalid-utf8",
-                        format!("{filename} is not valid UTF-8 (first bad byte at byte offset {valid_up_to})"),
-                    ),
+                let message = format!(
+                    "{filename} is not valid UTF-8 (first bad byte at byte offset {valid_up_to})"
                 );
-                info
+                (source, Some((valid_up_to, "invalid-utf8", message)))
             }
         },
         Err(err) => {
-            let mut info = guarded("", filename, options);
+            let mut info = analyze_component("", filename, options);
             info.diagnostics.insert(
                 0,
                 Diagnostic::at(
@@ -99,14 +106,33 @@ pub fn analyze_path(filename: &str, options: &AnalyzeOptions) -> ComponentInfo {
                     format!("Cannot read {filename}: {err}"),
                 ),
             );
-            info
+            return Analyzed {
+                info,
+                key: None,
+                hit: false,
+            };
         }
+    };
+    let mut analyzed = guarded(&source, filename, options);
+    if let Some((at, code, message)) = problem {
+        let index = LineIndex::new(&source);
+        analyzed.info.diagnostics.insert(
+            0,
+            Diagnostic::at(&index, at, Severity::Error, code, message),
+        );
     }
+    analyzed
 }
 
-fn guarded(source: &str, filename: &str, options: &AnalyzeOptions) -> ComponentInfo {
+/// Analyzes through the process-wide content-hash cache, catching panics.
+fn guarded(source: &str, filename: &str, options: &AnalyzeOptions) -> Analyzed {
     catch_unwind(AssertUnwindSafe(|| {
-        analyze_component(source, filename, options)
+        let (info, key, hit) = crate::cache::global().analyze(source, filename, options);
+        Analyzed {
+            info,
+            key: Some(key),
+            hit,
+        }
     }))
     .unwrap_or_else(|panic| {
         let what = panic
@@ -123,6 +149,10 @@ fn guarded(source: &str, filename: &str, options: &AnalyzeOptions) -> ComponentI
             "internal-error",
             format!("astro-hoist failed to analyze {filename}: {what}; please report this file"),
         ));
-        info
+        Analyzed {
+            info,
+            key: None,
+            hit: false,
+        }
     })
 }

@@ -368,7 +368,7 @@ impl From<component::ComponentInfo> for ComponentInfo {
                         Severity::Warning => "warning",
                     }
                     .into(),
-                    code: d.code.into(),
+                    code: d.code,
                     message: d.message,
                     line: d.line,
                     column: d.column,

@@ -1,6 +1,6 @@
 //! Analysis of one component file: the entry point of the core.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::frontmatter::{self, Split};
@@ -18,7 +18,7 @@ pub struct AnalyzeOptions {
 }
 
 /// What a file is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ComponentKind {
     /// An `.astro` component.
@@ -28,7 +28,7 @@ pub enum ComponentKind {
 }
 
 /// Everything the core knows about one file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentInfo {
     pub filename: String,

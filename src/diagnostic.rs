@@ -1,11 +1,11 @@
 //! Problems found while analyzing a file, reported as data.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::position::LineIndex;
 
 /// How bad a [`Diagnostic`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The file could not be (fully) understood; its analysis may be incomplete.
@@ -15,12 +15,12 @@ pub enum Severity {
 }
 
 /// A problem in a file, positioned in the file's own coordinates (never the frontmatter's).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Diagnostic {
     pub severity: Severity,
     /// A stable machine-readable code such as `syntax-error` or `unclosed-frontmatter`.
-    pub code: &'static str,
+    pub code: String,
     pub message: String,
     /// 1-based line.
     pub line: u32,
@@ -44,7 +44,7 @@ impl Diagnostic {
         let pos = index.position(byte);
         Diagnostic {
             severity,
-            code,
+            code: code.to_string(),
             message: message.into(),
             line: pos.line,
             column: pos.column,

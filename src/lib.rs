@@ -27,11 +27,14 @@
 
 pub mod batch;
 pub mod binding;
+pub mod cache;
 pub mod component;
 pub mod diagnostic;
 pub mod frontmatter;
 pub mod loader;
+pub mod plan;
 pub mod position;
+pub mod project;
 pub mod script;
 pub mod template;
 

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use swc_common::Spanned;
 use swc_ecma_ast::{
     ArrowExpr, AssignTarget, CallExpr, Callee, Decl, Expr, Function, Id, Ident, MemberExpr,
@@ -22,7 +22,7 @@ use crate::position::{LineIndex, Span};
 use crate::script::{byte_of, BindingKind, Dialect, RefCollector, Resolved};
 
 /// How a loader is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum LoaderKind {
     /// `export const loader = async (ctx) => …`
@@ -34,7 +34,7 @@ pub enum LoaderKind {
 }
 
 /// What a loader reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoaderReads {
     /// Local names of the imports it reads, directly or through other exports.
@@ -52,7 +52,7 @@ pub struct LoaderReads {
 }
 
 /// A loader this loader awaits through `ctx.load(x)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoaderDependency {
     /// The expression passed to `load`, as written (`postLoader`, `Post.loader`).
@@ -64,7 +64,7 @@ pub struct LoaderDependency {
 }
 
 /// A component's loader.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Loader {
     pub kind: LoaderKind,

@@ -5,10 +5,10 @@
 //! code units, so a JS caller can hand them to `String.prototype.slice`, magic-string or an
 //! editor without converting again.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A region of a file, in the file's own coordinates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Span {
     /// Start offset in UTF-16 code units (a JS string index).

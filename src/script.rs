@@ -21,7 +21,7 @@ use swc_ecma_visit::{Visit, VisitMutWith, VisitWith};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::loader::{self, Loader};
 use crate::position::{LineIndex, Span};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The module that exports `getLoaderData`.
 pub const RUNTIME_MODULE: &str = "astro-hoist/runtime";
@@ -73,7 +73,7 @@ impl Dialect {
 }
 
 /// One name brought in by an import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportName {
     /// The name exported by the source module.
@@ -85,7 +85,7 @@ pub struct ImportName {
 }
 
 /// An `import` declaration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Import {
     /// The module specifier, as written.
@@ -102,7 +102,7 @@ pub struct Import {
 }
 
 /// One name re-exported from another module.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReexportName {
     /// The name in the source module (`default` for a default export).
@@ -112,7 +112,7 @@ pub struct ReexportName {
 }
 
 /// A re-export, which lets barrel modules be followed to the component they name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reexport {
     pub source: String,
@@ -126,7 +126,7 @@ pub struct Reexport {
 }
 
 /// A call to `getLoaderData` imported from [`RUNTIME_MODULE`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoaderDataCall {
     pub span: Span,

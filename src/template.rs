@@ -8,10 +8,10 @@
 //! expressions. It keeps explicit stacks instead of recursing, so 50,000 nested braces or
 //! elements cost memory, not call stack.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A component tag in the template.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
     /// The tag name as written (`Card`, `UI.Card`).

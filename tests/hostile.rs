@@ -19,7 +19,7 @@ fn analyze(source: &str, filename: &str) -> ComponentInfo {
 }
 
 fn codes(info: &ComponentInfo) -> Vec<&str> {
-    info.diagnostics.iter().map(|d| d.code).collect()
+    info.diagnostics.iter().map(|d| d.code.as_str()).collect()
 }
 
 /// Deterministic pseudo-random bytes (xorshift), decoded lossily as a JS string would be.

@@ -1,0 +1,645 @@
+//! Scanning a whole project: every component and module analyzed in parallel (through the
+//! cache), imports resolved, barrels followed, and the component graph built.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::batch::{self, Analyzed};
+use crate::cache::{self, CacheStats};
+use crate::component::{dialect_for, relative_path, AnalyzeOptions, ComponentInfo, ComponentKind};
+use crate::diagnostic::Severity;
+
+/// Folders never scanned unless `include` names them.
+const DEFAULT_EXCLUDES: &[&str] = &["node_modules", "dist", ".astro", ".git"];
+
+/// How a project is scanned.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Globs (root-relative) a file must match to be scanned; all supported files when empty.
+    pub include: Vec<String>,
+    /// Globs (root-relative) of files to skip, on top of node_modules, dist, .astro and .git.
+    pub exclude: Vec<String>,
+    /// Import aliases, as Vite's object form of `resolve.alias`: `find` -> `replacement`.
+    pub alias: Vec<(String, String)>,
+    /// Where the on-disk cache lives; `None` keeps the cache in memory only.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// An edge of the component graph: a component tag resolved to the file that defines it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Edge {
+    /// Root-relative path of the used component.
+    pub to: String,
+    /// Index of the usage in the source component's `usages`.
+    pub usage: u32,
+    /// The usage is inside a `{…}` expression.
+    pub conditional: bool,
+    /// Barrel modules passed through on the way, root-relative.
+    pub via: Vec<String>,
+}
+
+/// One scanned file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphNode {
+    /// Root-relative path with `/` separators.
+    pub file: String,
+    pub info: ComponentInfo,
+    pub edges: Vec<Edge>,
+}
+
+/// A problem found while scanning, with the file it is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanDiagnostic {
+    /// Root-relative path.
+    pub file: String,
+    pub severity: Severity,
+    pub code: String,
+    pub message: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// A scanned project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectGraph {
+    /// Absolute root, `/` separators.
+    pub root: String,
+    pub nodes: Vec<GraphNode>,
+    /// Root-relative paths of the pages (`.astro` files under `src/pages/`).
+    pub pages: Vec<String>,
+    /// Component cycles, each a list of root-relative files.
+    pub cycles: Vec<Vec<String>>,
+    /// Unresolved imports and every file's own error diagnostics.
+    pub diagnostics: Vec<ScanDiagnostic>,
+    pub cache: CacheStats,
+}
+
+impl ProjectGraph {
+    /// The node for a root-relative path, an absolute path or a component id.
+    pub fn find(&self, page: &str) -> Option<&GraphNode> {
+        let rel = relative_path(page, Some(&self.root));
+        self.nodes
+            .iter()
+            .find(|n| n.file == rel || n.info.id == page)
+    }
+}
+
+/// A scan that could not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanError(pub String);
+
+impl std::fmt::Display for ScanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn glob_set(patterns: &[String]) -> Result<GlobSet, ScanError> {
+    let mut builder = GlobSetBuilder::new();
+    for p in patterns {
+        let glob = Glob::new(p).map_err(|e| ScanError(format!("invalid glob `{p}`: {e}")))?;
+        builder.add(glob);
+    }
+    builder
+        .build()
+        .map_err(|e| ScanError(format!("invalid globs: {e}")))
+}
+
+/// Scans `root`. Fails only when the root is not a readable directory or a glob is invalid;
+/// every other problem is a diagnostic.
+pub fn scan_project(root: &str, options: &ScanOptions) -> Result<ProjectGraph, ScanError> {
+    let root_path = Path::new(root);
+    if !root_path.is_dir() {
+        return Err(ScanError(format!("{root} is not a directory")));
+    }
+    let root_path = root_path
+        .canonicalize()
+        .map_err(|e| ScanError(format!("cannot read {root}: {e}")))?;
+    let root_str = root_path.to_string_lossy().replace('\\', "/");
+    let include = glob_set(&options.include)?;
+    let exclude = glob_set(&options.exclude)?;
+
+    let files = list_files(&root_path, &root_str, &include, &exclude);
+    if let Some(dir) = &options.cache_dir {
+        cache::global().load_dir(dir);
+    }
+    let analyze_options = AnalyzeOptions {
+        root: Some(root_str.clone()),
+    };
+    let analyzed: Vec<Analyzed> = batch::pool().install(|| {
+        files
+            .par_iter()
+            .map(|f| batch::read_and_analyze(&f.to_string_lossy(), &analyze_options))
+            .collect()
+    });
+    let stats = CacheStats {
+        hits: analyzed.iter().filter(|a| a.hit).count() as u64,
+        misses: analyzed.iter().filter(|a| !a.hit).count() as u64,
+    };
+    if let Some(dir) = &options.cache_dir {
+        if stats.misses > 0 {
+            let keys: Vec<_> = analyzed.iter().filter_map(|a| a.key).collect();
+            // A cache that cannot be written only costs speed next time.
+            let _ = cache::global().save_dir(dir, &keys);
+        }
+    }
+
+    let mut nodes: Vec<GraphNode> = analyzed
+        .into_iter()
+        .map(|a| GraphNode {
+            file: relative_path(&a.info.filename, Some(&root_str)),
+            info: a.info,
+            edges: Vec::new(),
+        })
+        .collect();
+    nodes.sort_by(|a, b| a.file.cmp(&b.file));
+
+    let resolver = Resolver::new(&root_path, &options.alias);
+    let by_file: HashMap<String, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.file.clone(), i))
+        .collect();
+    let mut diagnostics = Vec::new();
+    for node in &nodes {
+        for d in &node.info.diagnostics {
+            if d.severity == Severity::Error {
+                diagnostics.push(ScanDiagnostic {
+                    file: node.file.clone(),
+                    severity: d.severity,
+                    code: d.code.clone(),
+                    message: d.message.clone(),
+                    line: d.line,
+                    column: d.column,
+                });
+            }
+        }
+    }
+    let all_edges: Vec<(Vec<Edge>, Vec<ScanDiagnostic>)> = nodes
+        .par_iter()
+        .map(|node| edges_of(node, &nodes, &by_file, &resolver, &root_str))
+        .collect();
+    for (node, (edges, mut problems)) in nodes.iter_mut().zip(all_edges) {
+        node.edges = edges;
+        diagnostics.append(&mut problems);
+    }
+    let pages = nodes
+        .iter()
+        .filter(|n| n.file.starts_with("src/pages/") && n.info.kind == ComponentKind::Astro)
+        .map(|n| n.file.clone())
+        .collect();
+    let cycles = find_cycles(&nodes, &by_file);
+    Ok(ProjectGraph {
+        root: root_str,
+        nodes,
+        pages,
+        cycles,
+        diagnostics,
+        cache: stats,
+    })
+}
+
+/// Every supported file under the root. Symlinks are followed; walkdir reports a symlink
+/// loop as an error entry, which is skipped.
+fn list_files(root: &Path, root_str: &str, include: &GlobSet, exclude: &GlobSet) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0
+                || !(e.file_type().is_dir()
+                    && DEFAULT_EXCLUDES.contains(&e.file_name().to_string_lossy().as_ref()))
+        })
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            if name.ends_with(".d.ts") || dialect_for(&name).is_none() {
+                return false;
+            }
+            let rel = relative_path(&name, Some(root_str));
+            (include.is_empty() || include.is_match(&rel)) && !exclude.is_match(&rel)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Resolves import specifiers to files: relative paths, aliases, and tsconfig `paths`.
+pub struct Resolver {
+    root: PathBuf,
+    alias: Vec<(String, String)>,
+    /// tsconfig `paths`: (pattern prefix, pattern suffix, targets with `*`), relative to
+    /// `base`.
+    paths: Vec<(String, String, Vec<String>)>,
+    base: PathBuf,
+}
+
+const EXTENSIONS: &[&str] = &[".astro", ".ts", ".tsx", ".js", ".jsx", ".mjs", ".mts"];
+
+impl Resolver {
+    pub fn new(root: &Path, alias: &[(String, String)]) -> Self {
+        let (paths, base) = tsconfig_paths(root);
+        Resolver {
+            root: root.to_path_buf(),
+            alias: alias.to_vec(),
+            paths,
+            base,
+        }
+    }
+
+    /// The file `spec` names when imported from `importer`, or `Err(true)` when it looks
+    /// local (relative, aliased) but does not exist, `Err(false)` for a package.
+    pub fn resolve(&self, spec: &str, importer: &Path) -> Result<PathBuf, bool> {
+        for (find, replacement) in &self.alias {
+            let rest = if spec == find {
+                Some("")
+            } else {
+                spec.strip_prefix(find.as_str())
+                    .filter(|r| r.starts_with('/') || find.ends_with('/'))
+            };
+            if let Some(rest) = rest {
+                let target = format!("{replacement}{rest}");
+                let base = if Path::new(&target).is_absolute() {
+                    PathBuf::new()
+                } else {
+                    self.root.clone()
+                };
+                return probe(&base.join(target)).ok_or(true);
+            }
+        }
+        for (prefix, suffix, targets) in &self.paths {
+            if let Some(star) = spec
+                .strip_prefix(prefix.as_str())
+                .and_then(|r| r.strip_suffix(suffix.as_str()))
+            {
+                for t in targets {
+                    if let Some(found) = probe(&self.base.join(t.replacen('*', star, 1))) {
+                        return Ok(found);
+                    }
+                }
+                return Err(true);
+            }
+        }
+        if spec.starts_with("./") || spec.starts_with("../") || spec == "." || spec == ".." {
+            let dir = importer.parent().unwrap_or(Path::new("/"));
+            return probe(&dir.join(spec)).ok_or(true);
+        }
+        if spec.starts_with('/') {
+            return probe(Path::new(spec)).ok_or(true);
+        }
+        Err(false)
+    }
+}
+
+/// The file a path names: itself, with an extension added, a `.js` written for a `.ts`, or a
+/// folder's index module.
+fn probe(path: &Path) -> Option<PathBuf> {
+    if path.is_file() {
+        return Some(path.to_path_buf());
+    }
+    let s = path.to_string_lossy();
+    for ext in EXTENSIONS {
+        let p = PathBuf::from(format!("{s}{ext}"));
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    if let Some(stem) = s.strip_suffix(".js") {
+        for ext in [".ts", ".tsx"] {
+            let p = PathBuf::from(format!("{stem}{ext}"));
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    for ext in EXTENSIONS {
+        let p = path.join(format!("index{ext}"));
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    None
+}
+
+/// `compilerOptions.paths` and `baseUrl` of the root's tsconfig.json (`extends` is not
+/// followed).
+fn tsconfig_paths(root: &Path) -> (Vec<(String, String, Vec<String>)>, PathBuf) {
+    let Ok(text) = std::fs::read_to_string(root.join("tsconfig.json")) else {
+        return (Vec::new(), root.to_path_buf());
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&strip_jsonc(&text)) else {
+        return (Vec::new(), root.to_path_buf());
+    };
+    let options = &json["compilerOptions"];
+    let base = options["baseUrl"]
+        .as_str()
+        .map_or(root.to_path_buf(), |b| root.join(b));
+    let mut paths = Vec::new();
+    if let Some(map) = options["paths"].as_object() {
+        for (pattern, targets) in map {
+            let (prefix, suffix) = pattern.split_once('*').unwrap_or((pattern, ""));
+            let targets = targets
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            paths.push((prefix.to_string(), suffix.to_string(), targets));
+        }
+    }
+    // Longest prefix first, as TypeScript matches.
+    paths.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+    (paths, base)
+}
+
+/// tsconfig.json is JSON with comments and trailing commas; serde_json takes neither. This
+/// removes both outside strings — a few lines, instead of a JSON5 dependency for one file.
+fn strip_jsonc(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(bytes.len());
+                out.extend_from_slice(&bytes[start..i]);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b',' => {
+                let next = bytes[i + 1..].iter().find(|b| !b.is_ascii_whitespace());
+                if !matches!(next, Some(b'}') | Some(b']')) {
+                    out.push(b',');
+                }
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn edges_of(
+    node: &GraphNode,
+    nodes: &[GraphNode],
+    by_file: &HashMap<String, usize>,
+    resolver: &Resolver,
+    root: &str,
+) -> (Vec<Edge>, Vec<ScanDiagnostic>) {
+    let mut edges = Vec::new();
+    let mut problems = Vec::new();
+    let importer = PathBuf::from(&node.info.filename);
+    // One diagnostic per unresolved import, not per usage.
+    let mut reported: HashSet<String> = HashSet::new();
+    for (i, usage) in node.info.usages.iter().enumerate() {
+        let (Some(source), Some(imported)) = (&usage.source, &usage.imported) else {
+            continue;
+        };
+        let member = usage.name.split('.').nth(1);
+        match resolver.resolve(source, &importer) {
+            Ok(path) => {
+                let rel = relative_path(&path.to_string_lossy(), Some(root));
+                let mut via = Vec::new();
+                if let Some(to) = follow_export(
+                    &rel, imported, member, nodes, by_file, resolver, root, &mut via, 0,
+                ) {
+                    edges.push(Edge {
+                        to,
+                        usage: crate::position::to_u32(i),
+                        conditional: usage.conditional,
+                        via,
+                    });
+                }
+            }
+            Err(true) if reported.insert(source.clone()) => {
+                let import = node.info.imports.iter().find(|im| &im.source == source);
+                problems.push(ScanDiagnostic {
+                    file: node.file.clone(),
+                    severity: Severity::Warning,
+                    code: "unresolved-import".into(),
+                    message: format!("Cannot resolve `{source}` imported by {}", node.file),
+                    line: import.map_or(usage.line, |im| im.span.line),
+                    column: import.map_or(usage.column, |im| im.span.column),
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    (edges, problems)
+}
+
+/// The component file that `name` refers to when imported from `file`: the file itself when it
+/// is a component, or — through a barrel module — where its re-exports lead.
+#[allow(clippy::too_many_arguments)]
+fn follow_export(
+    file: &str,
+    name: &str,
+    member: Option<&str>,
+    nodes: &[GraphNode],
+    by_file: &HashMap<String, usize>,
+    resolver: &Resolver,
+    root: &str,
+    via: &mut Vec<String>,
+    depth: usize,
+) -> Option<String> {
+    let node = &nodes[*by_file.get(file)?];
+    if node.info.kind == ComponentKind::Astro {
+        return Some(file.to_string());
+    }
+    // Barrel chains are short; the bound stops re-export cycles.
+    if depth > 32 {
+        return None;
+    }
+    via.push(file.to_string());
+    let importer = PathBuf::from(&node.info.filename);
+    let next = |source: &str| {
+        resolver
+            .resolve(source, &importer)
+            .ok()
+            .map(|p| relative_path(&p.to_string_lossy(), Some(root)))
+    };
+    // `import * as UI from './ui'` then `<UI.Card/>`: the member names the export.
+    let (name, member) = if name == "*" {
+        (member?, None)
+    } else {
+        (name, member)
+    };
+    for r in &node.info.reexports {
+        if r.type_only {
+            continue;
+        }
+        if let Some(n) = r.names.iter().find(|n| n.exported == name) {
+            let target = next(&r.source)?;
+            return follow_export(
+                &target,
+                &n.imported,
+                member,
+                nodes,
+                by_file,
+                resolver,
+                root,
+                via,
+                depth + 1,
+            );
+        }
+        if r.namespace.as_deref() == Some(name) {
+            let target = next(&r.source)?;
+            return follow_export(
+                &target,
+                member?,
+                None,
+                nodes,
+                by_file,
+                resolver,
+                root,
+                via,
+                depth + 1,
+            );
+        }
+    }
+    // `export *` never forwards `default`.
+    if name != "default" {
+        for r in node.info.reexports.iter().filter(|r| r.all && !r.type_only) {
+            let Some(target) = next(&r.source) else {
+                continue;
+            };
+            let mut branch = via.clone();
+            if let Some(found) = follow_export(
+                &target,
+                name,
+                member,
+                nodes,
+                by_file,
+                resolver,
+                root,
+                &mut branch,
+                depth + 1,
+            ) {
+                *via = branch;
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// Strongly connected components of more than one file (or a file using itself), by
+/// Tarjan's algorithm with an explicit stack so deep graphs cannot overflow.
+fn find_cycles(nodes: &[GraphNode], by_file: &HashMap<String, usize>) -> Vec<Vec<String>> {
+    let adj: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|n| {
+            let mut v: Vec<usize> = n
+                .edges
+                .iter()
+                .filter_map(|e| by_file.get(&e.to).copied())
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
+    let n = nodes.len();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut next = 0;
+    let mut cycles = Vec::new();
+    for start in 0..n {
+        if index[start] != usize::MAX {
+            continue;
+        }
+        // (node, next child position)
+        let mut work = vec![(start, 0usize)];
+        index[start] = next;
+        low[start] = next;
+        next += 1;
+        stack.push(start);
+        on_stack[start] = true;
+        while let Some(&mut (v, ref mut child)) = work.last_mut() {
+            if let Some(&w) = adj[v].get(*child) {
+                *child += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut component = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                if component.len() > 1 || adj[v].contains(&v) {
+                    let mut files: Vec<String> =
+                        component.iter().map(|&i| nodes[i].file.clone()).collect();
+                    files.sort();
+                    cycles.push(files);
+                }
+            }
+        }
+    }
+    cycles.sort();
+    cycles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_jsonc;
+
+    #[test]
+    fn jsonc_comments_and_trailing_commas() {
+        let text = r#"{ // c
+  "a": "http://x/*y*/", /* block */
+  "b": [1, 2,],
+}"#;
+        let v: serde_json::Value = serde_json::from_str(&strip_jsonc(text)).unwrap();
+        assert_eq!(v["a"], "http://x/*y*/");
+        assert_eq!(v["b"][1], 2);
+    }
+}

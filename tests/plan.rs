@@ -1,0 +1,527 @@
+//! The planner: list scheduling on hand-made task graphs (against a brute-force optimum on
+//! small ones), and whole pages planned from scanned projects.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use astro_hoist::plan::{
+    bottom_levels, find_cycle, list_schedule, lpt_priority, plan_page, PlanOptions, Task,
+};
+use astro_hoist::project::{scan_project, ScanOptions};
+
+fn task(cost: f64, preds: &[usize]) -> Task {
+    Task {
+        cost,
+        preds: preds.to_vec(),
+    }
+}
+
+fn lpt(tasks: &[Task], machines: Option<usize>) -> f64 {
+    list_schedule(tasks, machines, &lpt_priority(tasks)).makespan
+}
+
+/// The best makespan over every priority order (an upper bound of the optimum that equals it
+/// on these sizes) and the classic lower bounds.
+fn brute_force(tasks: &[Task], machines: usize) -> f64 {
+    fn permute(items: &mut Vec<usize>, k: usize, f: &mut dyn FnMut(&[usize])) {
+        if k == items.len() {
+            f(items);
+            return;
+        }
+        for i in k..items.len() {
+            items.swap(k, i);
+            permute(items, k + 1, f);
+            items.swap(k, i);
+        }
+    }
+    let mut best = f64::INFINITY;
+    let mut order: Vec<usize> = (0..tasks.len()).collect();
+    permute(&mut order, 0, &mut |p| {
+        best = best.min(list_schedule(tasks, Some(machines), p).makespan);
+    });
+    best
+}
+
+#[test]
+fn chain_runs_in_sequence_whatever_the_limit() {
+    let tasks = vec![task(3.0, &[]), task(2.0, &[0]), task(4.0, &[1])];
+    for m in [Some(1), Some(2), None] {
+        let s = list_schedule(&tasks, m, &lpt_priority(&tasks));
+        assert_eq!(s.makespan, 9.0);
+        assert_eq!(s.order, [0, 1, 2]);
+        assert_eq!((s.start[2], s.finish[2]), (5.0, 9.0));
+    }
+    assert_eq!(bottom_levels(&tasks), [9.0, 6.0, 4.0]);
+}
+
+#[test]
+fn diamond() {
+    // 0 -> {1, 2} -> 3
+    let tasks = vec![
+        task(1.0, &[]),
+        task(5.0, &[0]),
+        task(2.0, &[0]),
+        task(1.0, &[1, 2]),
+    ];
+    assert_eq!(lpt(&tasks, None), 7.0);
+    assert_eq!(lpt(&tasks, Some(2)), 7.0);
+    assert_eq!(lpt(&tasks, Some(1)), 9.0);
+    let s = list_schedule(&tasks, Some(1), &lpt_priority(&tasks));
+    assert_eq!(
+        s.order,
+        [0, 1, 2, 3],
+        "the longer branch (critical path) goes first"
+    );
+}
+
+#[test]
+fn fan_out_of_a_thousand() {
+    let mut tasks = vec![task(1.0, &[])];
+    tasks.extend((0..1000).map(|i| task(1.0 + (i % 7) as f64, &[0])));
+    let total: f64 = tasks.iter().map(|t| t.cost).sum();
+    assert_eq!(lpt(&tasks, None), 8.0);
+    assert_eq!(lpt(&tasks, Some(1)), total);
+    let two = lpt(&tasks, Some(2));
+    // Within one task of the perfect split.
+    assert!(
+        two >= 1.0 + (total - 1.0) / 2.0 && two <= 1.0 + (total - 1.0) / 2.0 + 7.0,
+        "{two}"
+    );
+}
+
+#[test]
+fn cycles_are_found() {
+    let tasks = vec![task(1.0, &[2]), task(1.0, &[0]), task(1.0, &[1])];
+    let cycle = find_cycle(&tasks).unwrap();
+    assert_eq!(cycle.first(), cycle.last());
+    assert_eq!(cycle.len(), 4);
+    assert_eq!(find_cycle(&[task(1.0, &[0])]).unwrap(), [0, 0]);
+    assert!(find_cycle(&[task(1.0, &[]), task(1.0, &[0])]).is_none());
+}
+
+#[test]
+fn uneven_costs_against_brute_force() {
+    // Small random DAGs (edges only from lower to higher index), xorshift for determinism.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..60 {
+        let n = 3 + (next() % 5) as usize;
+        let tasks: Vec<Task> = (0..n)
+            .map(|i| {
+                let preds: Vec<usize> = (0..i).filter(|_| next() % 4 == 0).collect();
+                task(1.0 + (next() % 9) as f64, &preds)
+            })
+            .collect();
+        for m in [1usize, 2, 3] {
+            let best = brute_force(&tasks, m);
+            let got = lpt(&tasks, Some(m));
+            let levels = bottom_levels(&tasks);
+            let critical = levels.iter().copied().fold(0.0, f64::max);
+            let total: f64 = tasks.iter().map(|t| t.cost).sum();
+            assert!(best >= critical && best >= total / m as f64);
+            // Graham's bound for list scheduling with precedence.
+            assert!(
+                got <= (2.0 - 1.0 / m as f64) * best + 1e-9,
+                "m={m} got {got} best {best} {tasks:?}"
+            );
+            if m == 1 {
+                assert_eq!(got, total);
+            }
+        }
+        assert_eq!(
+            lpt(&tasks, None),
+            bottom_levels(&tasks).iter().copied().fold(0.0, f64::max)
+        );
+    }
+}
+
+fn project(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("astro-hoist-plan-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+fn component(imports: &[(&str, &str)], loader: &str, template: &str) -> String {
+    let mut s = String::from("---\nimport { getLoaderData } from 'astro-hoist/runtime';\n");
+    for (name, path) in imports {
+        s.push_str(&format!("import {name} from '{path}';\n"));
+    }
+    s.push_str(loader);
+    s.push_str("\n---\n");
+    s.push_str(template);
+    s
+}
+
+const LOADER: &str = "export const loader = async ({ signal }) => fetch('/api', { signal });";
+
+fn by_component<'a>(
+    plan: &'a astro_hoist::plan::Plan,
+    file: &str,
+) -> &'a astro_hoist::plan::PlannedLoader {
+    plan.loaders.iter().find(|l| l.component == file).unwrap()
+}
+
+#[test]
+fn nested_slots_conditional_and_not_hoistable_pages() {
+    let dir = project(
+        "pages",
+        &[
+            (
+                "src/pages/nested.astro",
+                &component(&[("A", "../components/A.astro")], LOADER, "<A/>"),
+            ),
+            (
+                "src/components/A.astro",
+                &component(&[("B", "./B.astro")], LOADER, "<div><B/></div>"),
+            ),
+            (
+                "src/components/B.astro",
+                &component(&[("C", "./C.astro")], LOADER, "<C/>"),
+            ),
+            ("src/components/C.astro", &component(&[], LOADER, "<p/>")),
+            (
+                "src/pages/slots.astro",
+                &component(
+                    &[
+                        ("Layout", "../layouts/Layout.astro"),
+                        ("Card", "../components/Card.astro"),
+                        ("C", "../components/C.astro"),
+                    ],
+                    "",
+                    "<Layout><Card><C/></Card></Layout>",
+                ),
+            ),
+            (
+                "src/layouts/Layout.astro",
+                &component(&[], LOADER, "<slot/>"),
+            ),
+            (
+                "src/components/Card.astro",
+                &component(&[], LOADER, "<slot/>"),
+            ),
+            (
+                "src/pages/conditional.astro",
+                &component(
+                    &[
+                        ("Cond", "../components/Cond.astro"),
+                        ("Lazy", "../components/Lazy.astro"),
+                        ("* as UI", "../components/index.ts"),
+                    ],
+                    "",
+                    "{ok && <Cond/>}<Lazy/><UI.Card/>",
+                ),
+            ),
+            (
+                "src/components/Lazy.astro",
+                &component(
+                    &[("B", "./B.astro")],
+                    "export const loader = async () => Astro.params.id;",
+                    "<B/>",
+                ),
+            ),
+            (
+                "src/components/index.ts",
+                "export { default as Card } from './Card.astro';\n",
+            ),
+            ("src/components/Cond.astro", &component(&[], LOADER, "<p/>")),
+        ],
+    );
+    let graph = scan_project(&dir.to_string_lossy(), &ScanOptions::default()).unwrap();
+    assert_eq!(
+        graph.pages,
+        [
+            "src/pages/conditional.astro",
+            "src/pages/nested.astro",
+            "src/pages/slots.astro"
+        ]
+    );
+    assert!(graph.cycles.is_empty());
+
+    let plan = plan_page(&graph, "src/pages/nested.astro", &PlanOptions::default()).unwrap();
+    // The page's own loader, then A > B > C.
+    assert_eq!((plan.depth_before, plan.depth_after), (4, 1));
+    assert_eq!((plan.makespan_before, plan.makespan), (4.0, 1.0));
+    assert_eq!(plan.loaders.len(), 4);
+    assert_eq!(
+        by_component(&plan, "src/components/C.astro").batch_before,
+        4
+    );
+    assert_eq!(plan.critical_path.len(), 1);
+
+    let plan = plan_page(
+        &graph,
+        &dir.join("src/pages/slots.astro").to_string_lossy(),
+        &PlanOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        (plan.depth_before, plan.depth_after),
+        (3, 1),
+        "slot children wait for their enclosing components"
+    );
+
+    let plan = plan_page(
+        &graph,
+        "src/pages/conditional.astro",
+        &PlanOptions::default(),
+    )
+    .unwrap();
+    let c = by_component(&plan, "src/components/Cond.astro");
+    assert!(c.conditional && !c.hoisted);
+    assert!(c.reason.as_deref().unwrap().contains("conditional"));
+    let lazy = by_component(&plan, "src/components/Lazy.astro");
+    assert!(!lazy.hoisted);
+    assert!(lazy.reason.as_deref().unwrap().contains("Astro"));
+    assert_eq!(
+        lazy.batch, 1,
+        "it waits for nothing: the page has no loader"
+    );
+    // B and C render inside Lazy, but are hoistable: batch 1, where without hoisting they
+    // wait for Lazy's loader.
+    assert_eq!(by_component(&plan, "src/components/B.astro").batch, 1);
+    assert_eq!(
+        by_component(&plan, "src/components/C.astro").batch_before,
+        3
+    );
+    assert_eq!(plan.depth_before, 3);
+    // Through the barrel.
+    assert!(by_component(&plan, "src/components/Card.astro").hoisted);
+    let speculative = plan_page(
+        &graph,
+        "src/pages/conditional.astro",
+        &PlanOptions {
+            speculative: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        by_component(&speculative, "src/components/Cond.astro").batch,
+        1
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn load_dependencies_costs_concurrency_and_cycles() {
+    let dep = |target: &str| {
+        format!("import {{ loader as other }} from '{target}';\nexport const loader = async (ctx) => ctx.load(other);")
+    };
+    let dir = project(
+        "deps",
+        &[
+            (
+                "src/pages/index.astro",
+                &component(
+                    &[
+                        ("A", "../components/A.astro"),
+                        ("B", "../components/B.astro"),
+                        ("C", "../components/C.astro"),
+                    ],
+                    "",
+                    "<A/><B/><C/>",
+                ),
+            ),
+            (
+                "src/components/A.astro",
+                &component(&[], &dep("./B.astro"), "<p/>"),
+            ),
+            ("src/components/B.astro", &component(&[], LOADER, "<p/>")),
+            ("src/components/C.astro", &component(&[], LOADER, "<p/>")),
+            (
+                "src/pages/cycle.astro",
+                &component(&[("X", "../components/X.astro")], "", "<X/>"),
+            ),
+            (
+                "src/components/X.astro",
+                &component(&[], &dep("./Y.astro"), "<p/>"),
+            ),
+            (
+                "src/components/Y.astro",
+                &component(&[], &dep("./X.astro"), "<p/>"),
+            ),
+        ],
+    );
+    let graph = scan_project(&dir.to_string_lossy(), &ScanOptions::default()).unwrap();
+    let ids: HashMap<&str, String> = graph
+        .nodes
+        .iter()
+        .map(|n| (n.file.as_str(), n.info.id.clone()))
+        .collect();
+    let costs: HashMap<String, f64> = [
+        (ids["src/components/A.astro"].clone(), 10.0),
+        (ids["src/components/B.astro"].clone(), 20.0),
+        (ids["src/components/C.astro"].clone(), 30.0),
+    ]
+    .into();
+    let plan = plan_page(
+        &graph,
+        "src/pages/index.astro",
+        &PlanOptions {
+            costs: costs.clone(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let a = by_component(&plan, "src/components/A.astro");
+    assert_eq!(a.batch, 2);
+    assert_eq!(a.depends_on, [ids["src/components/B.astro"].clone()]);
+    assert_eq!((a.start, a.finish), (20.0, 30.0));
+    assert_eq!(plan.makespan, 30.0);
+    assert_eq!(plan.depth_after, 2);
+
+    let one = plan_page(
+        &graph,
+        "src/pages/index.astro",
+        &PlanOptions {
+            costs: costs.clone(),
+            concurrency: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(one.makespan, 60.0);
+    // Critical path first: B (20 + A's 10 after it) before C (30)? Both 30 long; B has the
+    // successor, so ties go by own cost: C first, then B, then A.
+    assert_eq!(one.order.len(), 3);
+    assert_eq!(one.order.last(), Some(&ids["src/components/A.astro"]));
+    let two = plan_page(
+        &graph,
+        "src/pages/index.astro",
+        &PlanOptions {
+            costs,
+            concurrency: Some(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(two.makespan, 30.0);
+
+    let err = plan_page(&graph, "src/pages/cycle.astro", &PlanOptions::default()).unwrap_err();
+    assert!(
+        err.0.contains("cycle") && err.0.contains("X.astro") && err.0.contains("Y.astro"),
+        "{err}"
+    );
+    assert!(plan_page(&graph, "src/pages/missing.astro", &PlanOptions::default()).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn scan_resolves_aliases_tsconfig_paths_and_reports_problems() {
+    let dir = project(
+        "scan",
+        &[
+            (
+                "tsconfig.json",
+                "{ // Astro's default\n \"extends\": \"astro/tsconfigs/strict\",\n \"compilerOptions\": { \"baseUrl\": \".\", \"paths\": { \"@/*\": [\"src/*\"], }, },\n}",
+            ),
+            (
+                "src/pages/index.astro",
+                &component(
+                    &[("A", "@/components/A.astro"), ("B", "~/B.astro"), ("Gone", "./Gone.astro"), ("Pkg", "some-package/X.astro")],
+                    "",
+                    "<A/><B/><Gone/><Pkg/>",
+                ),
+            ),
+            ("src/components/A.astro", &component(&[("Self", "./A.astro")], "", "<Self/>")),
+            ("src/components/B.astro", "<p/>"),
+            ("node_modules/pkg/Skip.astro", "<p/>"),
+            ("dist/Skip.astro", "<p/>"),
+        ],
+    );
+    let options = ScanOptions {
+        alias: vec![("~".into(), "src/components".into())],
+        ..Default::default()
+    };
+    let graph = scan_project(&dir.to_string_lossy(), &options).unwrap();
+    let files: Vec<&str> = graph.nodes.iter().map(|n| n.file.as_str()).collect();
+    assert_eq!(
+        files,
+        [
+            "src/components/A.astro",
+            "src/components/B.astro",
+            "src/pages/index.astro"
+        ]
+    );
+    let page = graph
+        .nodes
+        .iter()
+        .find(|n| n.file == "src/pages/index.astro")
+        .unwrap();
+    let targets: Vec<&str> = page.edges.iter().map(|e| e.to.as_str()).collect();
+    assert_eq!(
+        targets,
+        ["src/components/A.astro", "src/components/B.astro"]
+    );
+    assert_eq!(graph.cycles, [vec!["src/components/A.astro".to_string()]]);
+    let unresolved: Vec<_> = graph
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "unresolved-import")
+        .collect();
+    assert_eq!(
+        unresolved.len(),
+        1,
+        "packages are not reported, a missing relative file is"
+    );
+    assert!(unresolved[0].message.contains("./Gone.astro"));
+    assert_eq!(unresolved[0].line, 5);
+    assert_eq!(graph.cache.hits + graph.cache.misses, 3);
+
+    let again = scan_project(&dir.to_string_lossy(), &options).unwrap();
+    assert_eq!(
+        again.cache.misses, 0,
+        "unchanged content is never analyzed twice"
+    );
+    std::fs::write(dir.join("src/components/B.astro"), "<p />").unwrap();
+    let changed = scan_project(&dir.to_string_lossy(), &options).unwrap();
+    assert_eq!((changed.cache.hits, changed.cache.misses), (2, 1));
+
+    assert!(scan_project(&dir.join("nope").to_string_lossy(), &options).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loops_do_not_hang_a_scan() {
+    let dir = project("symlinks", &[("src/pages/index.astro", "<p/>")]);
+    std::os::unix::fs::symlink(&dir, dir.join("src/loop")).unwrap();
+    std::os::unix::fs::symlink(dir.join("src/a"), dir.join("src/b")).unwrap();
+    std::os::unix::fs::symlink(dir.join("src/b"), dir.join("src/a")).unwrap();
+    let graph = scan_project(&dir.to_string_lossy(), &ScanOptions::default()).unwrap();
+    assert_eq!(graph.pages, ["src/pages/index.astro"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn disk_cache_survives_a_restart() {
+    let dir = project(
+        "disk",
+        &[
+            ("src/pages/index.astro", "<p/>"),
+            ("src/components/A.astro", "<A/>"),
+        ],
+    );
+    let cache_dir = dir.join("node_modules/.cache/astro-hoist");
+    let options = ScanOptions {
+        cache_dir: Some(cache_dir.clone()),
+        ..Default::default()
+    };
+    scan_project(&dir.to_string_lossy(), &options).unwrap();
+    assert!(Path::new(&cache_dir.join("analysis.json")).is_file());
+    // A "restart": forget memory, keep the disk.
+    astro_hoist::cache::global().clear();
+    let graph = scan_project(&dir.to_string_lossy(), &options).unwrap();
+    assert_eq!(graph.cache.misses, 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
