@@ -42,6 +42,12 @@ export interface AnalyzeOptions {
   root?: string
 }
 
+/** How the content-hash cache served a scan. */
+export interface CacheStats {
+  hits: number
+  misses: number
+}
+
 /** The analysis of one file. */
 export interface ComponentInfo {
   /** The file name as given. */
@@ -93,6 +99,26 @@ export interface FileInput {
   filename: string
   /** The file's text. When absent the file is read from disk. */
   source?: string
+}
+
+/** An edge of the component graph: a component tag resolved to the file defining it. */
+export interface GraphEdge {
+  /** Root-relative path of the used component. */
+  to: string
+  /** Index of the usage in the source component's `usages`. */
+  usage: number
+  /** The usage is inside a `{…}` expression. */
+  conditional: boolean
+  /** Barrel modules passed through, root-relative. */
+  via: Array<string>
+}
+
+/** One scanned file. */
+export interface GraphNode {
+  /** Root-relative path with `/` separators. */
+  file: string
+  info: ComponentInfo
+  edges: Array<GraphEdge>
 }
 
 /** An `import` declaration. */
@@ -171,6 +197,91 @@ export interface LoaderReads {
   locals: Array<string>
 }
 
+/** The plan of one page. */
+export interface Plan {
+  /** Root-relative path of the page. */
+  page: string
+  /** The loaders a request runs, by batch then start. */
+  loaders: Array<PlannedLoader>
+  /** Longest chain of nested loaders without hoisting (Astro's waterfall depth). */
+  depthBefore: number
+  /** Number of batches with hoisting. */
+  depthAfter: number
+  /** Ids along the chain that decides the makespan. */
+  criticalPath: Array<string>
+  /** Estimated ms until every loader has finished, with hoisting. */
+  makespan: number
+  /** The same without hoisting. */
+  makespanBefore: number
+  /** Start order under the concurrency limit (the runtime's queue order). */
+  order: Array<string>
+}
+
+/** One loader of a planned page. */
+export interface PlannedLoader {
+  /** Component id: the runtime's key for this loader. */
+  id: string
+  /** Root-relative path of the component. */
+  component: string
+  /** 1 = starts at request start; n = after loaders of batch n-1 it waits for. */
+  batch: number
+  /** Started in the page's batch at request start. */
+  hoisted: boolean
+  /** Reachable only through conditional usages. */
+  conditional: boolean
+  /** Why it is not in batch 1. */
+  reason?: string
+  /** Estimated ms. */
+  cost: number
+  /** Estimated start, ms from request start. */
+  start: number
+  /** Estimated finish, ms from request start. */
+  finish: number
+  /** Ids of loaders it awaits through `ctx.load`. */
+  dependsOn: Array<string>
+  /** Ids of loaders that must finish before it starts. */
+  waitsFor: Array<string>
+  /** Without hoisting: its wave. */
+  batchBefore: number
+  /** Without hoisting: estimated start. */
+  startBefore: number
+  /** Without hoisting: estimated finish. */
+  finishBefore: number
+}
+
+/** Options of `planPage`. */
+export interface PlanOptions {
+  /** Estimated ms per loader, by component id (default 1 each). */
+  costs?: Record<string, number>
+  /** Most loaders in flight at once (a positive integer); unlimited when absent. */
+  concurrency?: number
+  /** Also start loaders reachable only through conditional usages in batch 1. */
+  speculative?: boolean
+}
+
+/**
+ * Plans one page of a scanned project, off the JS thread: which loaders start together
+ * (batch 1 at request start), which wait and why, depths before and after hoisting, the
+ * critical path, the makespan under `concurrency`, and the start order the runtime uses.
+ * `page` is a root-relative or absolute path, or a component id. Rejects on a loader
+ * dependency cycle (naming it) or an unknown page.
+ */
+export declare function planPage(graph: ProjectGraph, page: string, options?: PlanOptions): Promise<Plan>
+
+/** A scanned project. */
+export interface ProjectGraph {
+  /** Absolute root with `/` separators. */
+  root: string
+  nodes: Array<GraphNode>
+  /** Root-relative paths of the pages (`.astro` under `src/pages/`). */
+  pages: Array<string>
+  /** Component cycles, each a list of root-relative files. */
+  cycles: Array<Array<string>>
+  /** Unresolved imports and every file's error diagnostics. */
+  diagnostics: Array<ScanDiagnostic>
+  cache: CacheStats
+}
+
 /**
  * A re-export (`export { default as Card } from './Card.astro'`, `export * from './x'`, or
  * an imported binding exported again), so barrel modules can be followed.
@@ -193,6 +304,47 @@ export interface ReexportName {
   /** The name this module exports it as. */
   exported: string
 }
+
+/** A problem found while scanning. */
+export interface ScanDiagnostic {
+  /** Root-relative path of the file it is in. */
+  file: string
+  severity: 'error' | 'warning'
+  /** `unresolved-import`, or a file diagnostic's code. */
+  code: string
+  message: string
+  line: number
+  column: number
+}
+
+/** Options of `scanProject`. */
+export interface ScanOptions {
+  /** Globs (root-relative) a file must match to be scanned; every supported file when empty. */
+  include?: Array<string>
+  /**
+   * Globs (root-relative) to skip. Default:
+   * `['**\/node_modules/**', '**\/dist/**', '**\/.astro/**', '**\/.git/**']`.
+   */
+  exclude?: Array<string>
+  /**
+   * Import aliases in Vite's object form: `{ '@': './src' }`. tsconfig.json `paths` are
+   * read as well.
+   */
+  alias?: Record<string, string>
+  /** Where the on-disk cache lives (default `node_modules/.cache/astro-hoist` under root). */
+  cacheDir?: string
+  /** `false` keeps the cache in memory only. */
+  diskCache?: boolean
+}
+
+/**
+ * Scans every `.astro` and JS/TS module under `root` (skipping node_modules, dist, .astro,
+ * .git) in parallel off the JS thread, resolves imports (relative, `alias`, tsconfig
+ * `paths`), follows barrel modules, and builds the component graph. Analyses are cached by
+ * content hash, in memory and on disk. Rejects only when `root` is not a directory or a glob
+ * is invalid.
+ */
+export declare function scanProject(root: string, options?: ScanOptions | undefined | null): Promise<ProjectGraph>
 
 /**
  * A region of a file. Offsets are UTF-16 code units (JS string indices); lines and columns

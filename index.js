@@ -773,8 +773,10 @@ if (
   }
 }
 
-const { analyzeComponent, analyzeComponents, analyzeComponentSync } = nativeBinding
+const { analyzeComponent, analyzeComponents, analyzeComponentSync, planPage, scanProject } = nativeBinding
 export { analyzeComponent }
 export { analyzeComponents }
 export { analyzeComponentSync }
+export { planPage }
+export { scanProject }
 export const __napiBindingTarget = __napiLoadedBindingTarget

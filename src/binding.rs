@@ -3,6 +3,7 @@
 //! Every export runs its work on the core's big-stack pool (see [`crate::batch`]) and catches
 //! panics, so no input can crash the Node process.
 
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use napi::bindgen_prelude::*;
@@ -363,11 +364,7 @@ impl From<component::ComponentInfo> for ComponentInfo {
                 .diagnostics
                 .into_iter()
                 .map(|d| Diagnostic {
-                    severity: match d.severity {
-                        Severity::Error => "error",
-                        Severity::Warning => "warning",
-                    }
-                    .into(),
+                    severity: severity_name(d.severity).into(),
                     code: d.code,
                     message: d.message,
                     line: d.line,
@@ -465,5 +462,330 @@ impl From<template::Usage> for Usage {
             source: u.source,
             imported: u.imported,
         }
+    }
+}
+
+/// Options of `scanProject`.
+#[napi(object)]
+#[derive(Default)]
+pub struct ScanOptions {
+    /// Globs (root-relative) a file must match to be scanned; every supported file when empty.
+    pub include: Option<Vec<String>>,
+    /// Globs (root-relative) to skip. Default:
+    /// `['**/node_modules/**', '**/dist/**', '**/.astro/**', '**/.git/**']`.
+    pub exclude: Option<Vec<String>>,
+    /// Import aliases in Vite's object form: `{ '@': './src' }`. tsconfig.json `paths` are
+    /// read as well.
+    pub alias: Option<HashMap<String, String>>,
+    /// Where the on-disk cache lives (default `node_modules/.cache/astro-hoist` under root).
+    pub cache_dir: Option<String>,
+    /// `false` keeps the cache in memory only.
+    pub disk_cache: Option<bool>,
+}
+
+/// An edge of the component graph: a component tag resolved to the file defining it.
+#[napi(object)]
+pub struct GraphEdge {
+    /// Root-relative path of the used component.
+    pub to: String,
+    /// Index of the usage in the source component's `usages`.
+    pub usage: u32,
+    /// The usage is inside a `{…}` expression.
+    pub conditional: bool,
+    /// Barrel modules passed through, root-relative.
+    pub via: Vec<String>,
+}
+
+/// One scanned file.
+#[napi(object)]
+pub struct GraphNode {
+    /// Root-relative path with `/` separators.
+    pub file: String,
+    pub info: ComponentInfo,
+    pub edges: Vec<GraphEdge>,
+}
+
+/// A problem found while scanning.
+#[napi(object)]
+pub struct ScanDiagnostic {
+    /// Root-relative path of the file it is in.
+    pub file: String,
+    #[napi(ts_type = "'error' | 'warning'")]
+    pub severity: String,
+    /// `unresolved-import`, or a file diagnostic's code.
+    pub code: String,
+    pub message: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// How the content-hash cache served a scan.
+#[napi(object)]
+pub struct CacheStats {
+    pub hits: u32,
+    pub misses: u32,
+}
+
+/// A scanned project.
+#[napi(object)]
+pub struct ProjectGraph {
+    /// Absolute root with `/` separators.
+    pub root: String,
+    pub nodes: Vec<GraphNode>,
+    /// Root-relative paths of the pages (`.astro` under `src/pages/`).
+    pub pages: Vec<String>,
+    /// Component cycles, each a list of root-relative files.
+    pub cycles: Vec<Vec<String>>,
+    /// Unresolved imports and every file's error diagnostics.
+    pub diagnostics: Vec<ScanDiagnostic>,
+    pub cache: CacheStats,
+}
+
+pub struct ScanTask {
+    root: String,
+    options: crate::project::ScanOptions,
+}
+
+impl Task for ScanTask {
+    type Output = crate::project::ProjectGraph;
+    type JsValue = ProjectGraph;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        guard(|| crate::project::scan_project(&self.root, &self.options))?
+            .map_err(|e| Error::new(Status::InvalidArg, format!("astro-hoist: {e}")))
+    }
+
+    fn resolve(&mut self, _env: Env, g: Self::Output) -> Result<Self::JsValue> {
+        Ok(ProjectGraph {
+            root: g.root,
+            nodes: g
+                .nodes
+                .into_iter()
+                .map(|n| GraphNode {
+                    file: n.file,
+                    info: n.info.into(),
+                    edges: n
+                        .edges
+                        .into_iter()
+                        .map(|e| GraphEdge {
+                            to: e.to,
+                            usage: e.usage,
+                            conditional: e.conditional,
+                            via: e.via,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            pages: g.pages,
+            cycles: g.cycles,
+            diagnostics: g
+                .diagnostics
+                .into_iter()
+                .map(|d| ScanDiagnostic {
+                    file: d.file,
+                    severity: severity_name(d.severity).into(),
+                    code: d.code,
+                    message: d.message,
+                    line: d.line,
+                    column: d.column,
+                })
+                .collect(),
+            cache: CacheStats {
+                hits: u32::try_from(g.cache.hits).unwrap_or(u32::MAX),
+                misses: u32::try_from(g.cache.misses).unwrap_or(u32::MAX),
+            },
+        })
+    }
+}
+
+/// Scans every `.astro` and JS/TS module under `root` (skipping node_modules, dist, .astro,
+/// .git) in parallel off the JS thread, resolves imports (relative, `alias`, tsconfig
+/// `paths`), follows barrel modules, and builds the component graph. Analyses are cached by
+/// content hash, in memory and on disk. Rejects only when `root` is not a directory or a glob
+/// is invalid.
+#[napi(ts_return_type = "Promise<ProjectGraph>")]
+pub fn scan_project(root: String, options: Option<ScanOptions>) -> AsyncTask<ScanTask> {
+    let options = options.unwrap_or_default();
+    let cache_dir = match (options.disk_cache, options.cache_dir) {
+        (Some(false), _) => None,
+        (_, Some(dir)) => Some(std::path::PathBuf::from(dir)),
+        (_, None) => Some(std::path::Path::new(&root).join("node_modules/.cache/astro-hoist")),
+    };
+    let mut alias: Vec<(String, String)> = options.alias.unwrap_or_default().into_iter().collect();
+    // Longest `find` first, so `@/components` wins over `@`.
+    alias.sort_by_key(|(find, _)| std::cmp::Reverse(find.len()));
+    AsyncTask::new(ScanTask {
+        root,
+        options: crate::project::ScanOptions {
+            include: options.include.unwrap_or_default(),
+            exclude: options.exclude,
+            alias,
+            cache_dir,
+        },
+    })
+}
+
+/// Options of `planPage`.
+#[napi(object)]
+#[derive(Default)]
+pub struct PlanOptions {
+    /// Estimated ms per loader, by component id (default 1 each).
+    pub costs: Option<HashMap<String, f64>>,
+    /// Most loaders in flight at once (a positive integer); unlimited when absent.
+    pub concurrency: Option<f64>,
+    /// Also start loaders reachable only through conditional usages in batch 1.
+    pub speculative: Option<bool>,
+}
+
+/// One loader of a planned page.
+#[napi(object)]
+pub struct PlannedLoader {
+    /// Component id: the runtime's key for this loader.
+    pub id: String,
+    /// Root-relative path of the component.
+    pub component: String,
+    /// 1 = starts at request start; n = after loaders of batch n-1 it waits for.
+    pub batch: u32,
+    /// Started in the page's batch at request start.
+    pub hoisted: bool,
+    /// Reachable only through conditional usages.
+    pub conditional: bool,
+    /// Why it is not in batch 1.
+    pub reason: Option<String>,
+    /// Estimated ms.
+    pub cost: f64,
+    /// Estimated start, ms from request start.
+    pub start: f64,
+    /// Estimated finish, ms from request start.
+    pub finish: f64,
+    /// Ids of loaders it awaits through `ctx.load`.
+    pub depends_on: Vec<String>,
+    /// Ids of loaders that must finish before it starts.
+    pub waits_for: Vec<String>,
+    /// Without hoisting: its wave.
+    pub batch_before: u32,
+    /// Without hoisting: estimated start.
+    pub start_before: f64,
+    /// Without hoisting: estimated finish.
+    pub finish_before: f64,
+}
+
+/// The plan of one page.
+#[napi(object)]
+pub struct Plan {
+    /// Root-relative path of the page.
+    pub page: String,
+    /// The loaders a request runs, by batch then start.
+    pub loaders: Vec<PlannedLoader>,
+    /// Longest chain of nested loaders without hoisting (Astro's waterfall depth).
+    pub depth_before: u32,
+    /// Number of batches with hoisting.
+    pub depth_after: u32,
+    /// Ids along the chain that decides the makespan.
+    pub critical_path: Vec<String>,
+    /// Estimated ms until every loader has finished, with hoisting.
+    pub makespan: f64,
+    /// The same without hoisting.
+    pub makespan_before: f64,
+    /// Start order under the concurrency limit (the runtime's queue order).
+    pub order: Vec<String>,
+}
+
+pub struct PlanTask {
+    graph: Option<serde_json::Value>,
+    page: String,
+    options: crate::plan::PlanOptions,
+}
+
+impl Task for PlanTask {
+    type Output = crate::plan::Plan;
+    type JsValue = Plan;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let value = self.graph.take().unwrap_or_default();
+        let graph: crate::project::ProjectGraph = serde_json::from_value(value).map_err(|e| {
+            Error::new(
+                Status::InvalidArg,
+                format!("astro-hoist: planPage needs a graph from scanProject: {e}"),
+            )
+        })?;
+        guard(|| crate::plan::plan_page(&graph, &self.page, &self.options))?
+            .map_err(|e| Error::new(Status::GenericFailure, format!("astro-hoist: {e}")))
+    }
+
+    fn resolve(&mut self, _env: Env, p: Self::Output) -> Result<Self::JsValue> {
+        Ok(Plan {
+            page: p.page,
+            loaders: p
+                .loaders
+                .into_iter()
+                .map(|l| PlannedLoader {
+                    id: l.id,
+                    component: l.component,
+                    batch: l.batch,
+                    hoisted: l.hoisted,
+                    conditional: l.conditional,
+                    reason: l.reason,
+                    cost: l.cost,
+                    start: l.start,
+                    finish: l.finish,
+                    depends_on: l.depends_on,
+                    waits_for: l.waits_for,
+                    batch_before: l.batch_before,
+                    start_before: l.start_before,
+                    finish_before: l.finish_before,
+                })
+                .collect(),
+            depth_before: p.depth_before,
+            depth_after: p.depth_after,
+            critical_path: p.critical_path,
+            makespan: p.makespan,
+            makespan_before: p.makespan_before,
+            order: p.order,
+        })
+    }
+}
+
+/// Plans one page of a scanned project, off the JS thread: which loaders start together
+/// (batch 1 at request start), which wait and why, depths before and after hoisting, the
+/// critical path, the makespan under `concurrency`, and the start order the runtime uses.
+/// `page` is a root-relative or absolute path, or a component id. Rejects on a loader
+/// dependency cycle (naming it) or an unknown page.
+#[napi(
+    ts_args_type = "graph: ProjectGraph, page: string, options?: PlanOptions",
+    ts_return_type = "Promise<Plan>"
+)]
+pub fn plan_page(
+    graph: serde_json::Value,
+    page: String,
+    options: Option<PlanOptions>,
+) -> Result<AsyncTask<PlanTask>> {
+    let options = options.unwrap_or_default();
+    let concurrency =
+        match options.concurrency {
+            None => None,
+            Some(c) if c >= 1.0 && c.fract() == 0.0 && c <= f64::from(u32::MAX) => Some(c as u32),
+            Some(c) => return Err(Error::new(
+                Status::InvalidArg,
+                format!(
+                    "astro-hoist: planPage options.concurrency must be a positive integer, got {c}"
+                ),
+            )),
+        };
+    Ok(AsyncTask::new(PlanTask {
+        graph: Some(graph),
+        page,
+        options: crate::plan::PlanOptions {
+            costs: options.costs.unwrap_or_default(),
+            concurrency,
+            speculative: options.speculative.unwrap_or(false),
+        },
+    }))
+}
+
+fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
     }
 }

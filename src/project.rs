@@ -13,16 +13,21 @@ use crate::cache::{self, CacheStats};
 use crate::component::{dialect_for, relative_path, AnalyzeOptions, ComponentInfo, ComponentKind};
 use crate::diagnostic::Severity;
 
-/// Folders never scanned unless `include` names them.
-const DEFAULT_EXCLUDES: &[&str] = &["node_modules", "dist", ".astro", ".git"];
+/// What is skipped when no `exclude` is given.
+pub const DEFAULT_EXCLUDES: &[&str] = &[
+    "**/node_modules/**",
+    "**/dist/**",
+    "**/.astro/**",
+    "**/.git/**",
+];
 
 /// How a project is scanned.
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
     /// Globs (root-relative) a file must match to be scanned; all supported files when empty.
     pub include: Vec<String>,
-    /// Globs (root-relative) of files to skip, on top of node_modules, dist, .astro and .git.
-    pub exclude: Vec<String>,
+    /// Globs (root-relative) of files to skip; [`DEFAULT_EXCLUDES`] when `None`.
+    pub exclude: Option<Vec<String>>,
     /// Import aliases, as Vite's object form of `resolve.alias`: `find` -> `replacement`.
     pub alias: Vec<(String, String)>,
     /// Where the on-disk cache lives; `None` keeps the cache in memory only.
@@ -125,7 +130,8 @@ pub fn scan_project(root: &str, options: &ScanOptions) -> Result<ProjectGraph, S
         .map_err(|e| ScanError(format!("cannot read {root}: {e}")))?;
     let root_str = root_path.to_string_lossy().replace('\\', "/");
     let include = glob_set(&options.include)?;
-    let exclude = glob_set(&options.exclude)?;
+    let default_excludes: Vec<String> = DEFAULT_EXCLUDES.iter().map(|s| s.to_string()).collect();
+    let exclude = glob_set(options.exclude.as_ref().unwrap_or(&default_excludes))?;
 
     let files = list_files(&root_path, &root_str, &include, &exclude);
     if let Some(dir) = &options.cache_dir {
@@ -214,9 +220,12 @@ fn list_files(root: &Path, root_str: &str, include: &GlobSet, exclude: &GlobSet)
         .follow_links(true)
         .into_iter()
         .filter_entry(|e| {
-            e.depth() == 0
-                || !(e.file_type().is_dir()
-                    && DEFAULT_EXCLUDES.contains(&e.file_name().to_string_lossy().as_ref()))
+            // A folder is pruned when a file inside it would be excluded: `node_modules`
+            // is never walked, not just filtered.
+            e.depth() == 0 || !e.file_type().is_dir() || {
+                let rel = relative_path(&e.path().to_string_lossy(), Some(root_str));
+                !exclude.is_match(format!("{rel}/_"))
+            }
         })
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
