@@ -1,0 +1,38 @@
+//! Replays every input in `tests/fuzz-regressions/<target>/` — crashes found by fuzzing (and
+//! by the hostile-input tests) once, kept so they can never come back.
+
+use std::path::Path;
+
+use astro_hoist::batch::analyze_one;
+use astro_hoist::AnalyzeOptions;
+
+#[test]
+fn analyze_regressions() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions/analyze");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let source = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        for name in [
+            "/site/src/pages/r.astro",
+            "/site/src/r.ts",
+            "/site/src/r.jsx",
+        ] {
+            let info = analyze_one(
+                &source,
+                name,
+                &AnalyzeOptions {
+                    root: Some("/site".into()),
+                },
+            );
+            assert!(
+                info.diagnostics.iter().all(|d| d.code != "internal-error"),
+                "{} as {name}: {:?}",
+                path.display(),
+                info.diagnostics
+            );
+        }
+        count += 1;
+    }
+    assert!(count > 0);
+}
