@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     ] {
         let info = analyze_one(&source, name, &options);
         assert!(
-            info.diagnostics.iter().any(|d| d.code == "internal-error") == false,
+            !info.diagnostics.iter().any(|d| d.code == "internal-error"),
             "{:?}",
             info.diagnostics
         );
