@@ -273,7 +273,7 @@ export interface ProjectGraph {
   /** Absolute root with `/` separators. */
   root: string
   nodes: Array<GraphNode>
-  /** Root-relative paths of the pages (`.astro` under `src/pages/`). */
+  /** Root-relative paths of the pages (`.astro` under the pages folder, not `_`-prefixed). */
   pages: Array<string>
   /** Component cycles, each a list of root-relative files. */
   cycles: Array<Array<string>>
@@ -335,6 +335,8 @@ export interface ScanOptions {
   cacheDir?: string
   /** `false` keeps the cache in memory only. */
   diskCache?: boolean
+  /** Root-relative folder of the pages (default `src/pages`; Astro's `srcDir` + `/pages`). */
+  pagesDir?: string
 }
 
 /**
@@ -377,4 +379,9 @@ export interface Usage {
   source?: string
   /** `default`, an export name, or for `<NS.Card/>` with `import * as NS`, `Card`. */
   imported?: string
+  /**
+   * Attribute names on the tag, directives included (`client:load`, `server:defer`,
+   * `slot`); spread and shorthand attributes have none.
+   */
+  attributes: Array<string>
 }

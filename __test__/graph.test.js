@@ -12,7 +12,7 @@ const span = { start: 0, end: 0, line: 1, column: 1, endLine: 1, endColumn: 1 };
  * @param {object} [o]
  * @param {Array<[string, Record<string, string>]>} [o.imports] [source, { default?: local, '*'?: local, [imported]: local }]
  * @param {Array<any>} [o.reexports]
- * @param {Array<string | [string, { conditional?: boolean, parent?: number }]>} [o.usages]
+ * @param {Array<string | [string, { conditional?: boolean, parent?: number, attributes?: string[] }]>} [o.usages]
  * @param {boolean | string} [o.loader] true: hoistable loader; a string: not hoistable, for that reason
  * @param {number} [o.calls] getLoaderData() calls
  * @returns {import('../js/graph.js').ComponentInfo}
@@ -39,6 +39,7 @@ function info(file, o = {}) {
       parent: extra.parent ?? null,
       source: null,
       imported: null,
+      attributes: extra.attributes ?? [],
     };
   });
   const loader =
@@ -428,4 +429,17 @@ test('findImportBinding covers default, named and namespace bindings', () => {
   assert.deepEqual(findImportBinding(imports, 'LocalB'), { source: './a', path: ['B'], typeOnly: false });
   assert.deepEqual(findImportBinding(imports, 'NS'), { source: './ns', path: [], typeOnly: false });
   assert.equal(findImportBinding(imports, 'B'), null);
+});
+
+test('a server island (server:defer) is not walked; its slot content is', async () => {
+  const r = await walk({
+    'src/pages/index.astro': info('src/pages/index.astro', {
+      imports: [['../components/Island.astro', { default: 'Island' }], ['../components/Fallback.astro', { default: 'Fallback' }]],
+      usages: [['Island', { attributes: ['server:defer'] }], ['Fallback', { parent: 0, attributes: ['slot'] }]],
+    }),
+    'src/components/Island.astro': info('src/components/Island.astro', { loader: true }),
+    'src/components/Fallback.astro': info('src/components/Fallback.astro', { loader: true }),
+  });
+  assert.deepEqual(summary(r.loaders), ['src/components/Fallback.astro']);
+  assert.ok(r.notHoisted.some((n) => n.code === 'server-island' && /Island/.test(n.reason)));
 });

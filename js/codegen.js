@@ -104,9 +104,10 @@ export function rewriteLoaderDataCalls(s, info, component) {
  * @param {object} args
  * @param {string} args.page absolute path of the page (import specifiers are relative to it)
  * @param {BatchOptions} [args.options]
+ * @param {string[]} [args.order] keys in the order to start them under a concurrency limit (the core's plan)
  * @returns {string}
  */
-export function batchBlock(entries, { page, options = {} }) {
+export function batchBlock(entries, { page, options = {}, order }) {
   const lines = [`import { __startBatch as ${START_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`];
   /** @type {string[]} */
   const items = [];
@@ -128,6 +129,7 @@ export function batchBlock(entries, { page, options = {} }) {
     concurrency: options.concurrency,
     speculative: options.speculative,
     serverTiming: options.serverTiming,
+    order,
   };
   lines.push(`${START_NAME}(Astro, [`, ...items, `], ${JSON.stringify(batchOptions)});`);
   return `${lines.join('\n')}\n`;
@@ -161,14 +163,15 @@ export function injectIntoFrontmatter(s, info, block) {
  * @param {ComponentInfo} args.info the core's analysis of `source`
  * @param {PageLoader[] | null} [args.loaders] for pages: the graph's loaders (only hoistable ones are batched)
  * @param {BatchOptions} [args.options]
+ * @param {string[]} [args.order] for pages: start order under a concurrency limit
  * @returns {{ code: string, map: import('magic-string').SourceMap, warnings: CodegenWarning[] } | null} null: nothing to change
  */
-export function transformAstro({ source, file, root, info, loaders = null, options = {} }) {
+export function transformAstro({ source, file, root, info, loaders = null, options = {}, order }) {
   const s = new MagicString(source);
   const component = toComponentPath(root, file);
   const warnings = rewriteLoaderDataCalls(s, info, component);
   const entries = (loaders ?? []).filter((loader) => loader.hoistable);
-  if (entries.length > 0) injectIntoFrontmatter(s, info, batchBlock(entries, { page: file, options }));
+  if (entries.length > 0) injectIntoFrontmatter(s, info, batchBlock(entries, { page: file, options, order }));
   if (!s.hasChanged()) return null;
   return {
     code: s.toString(),

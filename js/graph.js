@@ -34,7 +34,7 @@ import path from 'node:path';
  * place to fix (the usage, the import, or the loader).
  * @typedef {object} NotHoisted
  * @property {'loader-not-hoistable' | 'loader-unused' | 'unresolved-import' | 'analyze-failed'
- *   | 'unknown-component' | 'export-not-found' | 'reexport-cycle'} code
+ *   | 'unknown-component' | 'export-not-found' | 'reexport-cycle' | 'server-island'} code
  * @property {string} file
  * @property {string} component root-relative posix path of `file`
  * @property {string} reason human-readable explanation
@@ -94,6 +94,17 @@ export function isConditionalUsage(usages, index) {
     at = usage.parent;
   }
   return false;
+}
+
+/**
+ * Whether a usage carries Astro's `server:defer` directive. Such a server island renders in a
+ * request of its own, after the page: its loaders do not belong in the page's batch (its slot
+ * content, rendered with the page, is walked as usual).
+ * @param {Usage} usage
+ * @returns {boolean}
+ */
+export function isServerIsland(usage) {
+  return (usage.attributes ?? []).includes('server:defer');
 }
 
 /**
@@ -374,8 +385,16 @@ export async function walkComponentGraph({ page, root, analyze, resolve }) {
     }
     for (let i = 0; i < usages.length; i++) {
       const target = targets[i];
-      if (target.kind === 'note') note(target.note);
-      else if (target.kind === 'component') await visit(target.file, conditional || isConditionalUsage(usages, i));
+      if (target.kind === 'note') {
+        note(target.note);
+      } else if (target.kind === 'component') {
+        if (isServerIsland(usages[i])) {
+          const { line, column } = usages[i];
+          note(makeNote('server-island', file, `<${usages[i].name} server:defer> renders in its own request: its loaders are not started with the page`, { line, column }));
+          continue;
+        }
+        await visit(target.file, conditional || isConditionalUsage(usages, i));
+      }
     }
   };
 

@@ -120,13 +120,16 @@ function metricName(component) {
 
 /**
  * A header quoted-string. Headers are Latin-1 only, so anything beyond printable ASCII (a
- * non-English file name) is percent-encoded rather than making `Headers` throw.
+ * non-English file name) is percent-encoded rather than making `Headers` throw; `%` itself is
+ * encoded too, so `decodeURIComponent` gives the path back exactly (`Ü.astro` and `%C3%9C.astro`
+ * stay distinct).
  * @param {string} text
  */
 function quoted(text) {
   let out = '';
   for (const char of text) {
     if (char === '"' || char === '\\') out += `\\${char}`;
+    else if (char === '%') out += '%25';
     else if (char >= ' ' && char <= '~') out += char;
     else if (char.length === 1 && char >= '\ud800' && char <= '\udfff') out += '?'; // encodeURIComponent throws on it
     else out += encodeURIComponent(char);

@@ -3,15 +3,18 @@
 // a page's output was computed from changes.
 
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { walkComponentGraph } from './graph.js';
+import { toComponentPath, walkComponentGraph } from './graph.js';
 import { transformAstro } from './codegen.js';
+import { pageSubgraph } from './plan.js';
 
 /**
  * @typedef {import('./graph.js').ComponentInfo} ComponentInfo
  * @typedef {import('./graph.js').Diagnostic} Diagnostic
  * @typedef {import('./graph.js').NotHoisted} NotHoisted
  * @typedef {import('./codegen.js').BatchOptions} HoistOptions
+ * @typedef {import('../index.js').ProjectGraph} ProjectGraph
  */
 
 /**
@@ -203,6 +206,11 @@ export class AnalysisCache {
   }
 }
 
+/** The native addon, loaded on first use. */
+async function loadNative() {
+  return import('../index.js');
+}
+
 /** @returns {Promise<AnalyzeComponent>} */
 async function loadNativeAnalyze() {
   // Loaded lazily: the addon is only needed once a file is transformed.
@@ -215,7 +223,11 @@ async function loadNativeAnalyze() {
  * @param {HoistVitePluginOptions} config
  */
 export function hoistVitePlugin(config) {
-  const { root, srcDir, logger } = config;
+  const { srcDir, logger } = config;
+  // Without trailing separators, as scanProject reports it: the core's content cache is keyed by
+  // (file, root, source), so the buildStart scan only warms the transforms' analyses if the
+  // strings match (Astro's root URL ends with `/`).
+  const root = config.root.replace(/(?<=.)[\\/]+$/, '');
   const options = config.options ?? {};
   /** @type {Promise<AnalyzeComponent> | null} */
   let nativeAnalyze = null;
@@ -242,6 +254,52 @@ export function hoistVitePlugin(config) {
   const recentChanges = new Map();
   /** @type {HmrContext['server'] | null} */
   let server = null;
+  /**
+   * One scan of the whole project: started at buildStart to warm the core's content cache, and
+   * read for pages' start order when `concurrency` is set. Dropped when any file changes (the
+   * next scan is mostly cache hits). Resolves to null when the scan fails.
+   * @type {Promise<ProjectGraph | null> | null}
+   */
+  let projectScan = null;
+
+  /** @param {(message: string) => void} warn */
+  const scanProjectOnce = (warn) => {
+    projectScan ??= loadNative()
+      .then((native) =>
+        native.scanProject(root, {
+          diskCache: existsSync(path.join(root, 'node_modules')),
+          pagesDir: path.relative(root, path.join(srcDir, 'pages')).split(path.sep).join('/'),
+        }),
+      )
+      .catch((error) => {
+        warn(`could not scan the project (${error instanceof Error ? error.message : String(error)}); loaders are still hoisted, without a planned start order`);
+        return null;
+      });
+    return projectScan;
+  };
+
+  /**
+   * The core's start order for a page's batch under the concurrency limit (critical path first),
+   * restricted to `keys`; undefined when there is no plan (the runtime then uses entry order).
+   * @param {string} id the page
+   * @param {Set<string>} keys the batch's keys
+   * @param {(message: string) => void} warn
+   * @returns {Promise<string[] | undefined>}
+   */
+  const startOrder = async (id, keys, warn) => {
+    const graph = await scanProjectOnce(warn);
+    if (!graph) return undefined;
+    const page = toComponentPath(root, id);
+    try {
+      const { planPage } = await loadNative();
+      const plan = await planPage(pageSubgraph(graph, page), page, { concurrency: options.concurrency, speculative: options.speculative });
+      return plan.order.filter((key) => keys.has(key));
+    } catch (error) {
+      // A ctx.load cycle, or a page outside the scanned tree: entry order will do.
+      logger?.debug(`no planned start order for ${page}: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    }
+  };
 
   /**
    * @param {string} file
@@ -260,6 +318,7 @@ export function hoistVitePlugin(config) {
   const forgetFileState = (file) => {
     cache.invalidate(file);
     reported.delete(file);
+    projectScan = null;
   };
 
   /**
@@ -308,6 +367,16 @@ export function hoistVitePlugin(config) {
       server = devServer;
     },
 
+    /**
+     * Scan the whole project in parallel off the JS thread, without waiting for it: transforms of
+     * unchanged files then hit the core's cache. Once per plugin (Vite calls this per environment).
+     * A failed scan is a warning, never a failed build.
+     * @this {{ warn(message: string): void }}
+     */
+    buildStart() {
+      void scanProjectOnce(logger ? (message) => logger.warn(message) : (message) => this.warn(message));
+    },
+
     transform: {
       filter: { id: /\.astro$/ },
       // 'pre': run before Astro's own transform compiles the component, so we see (and edit)
@@ -328,7 +397,7 @@ export function hoistVitePlugin(config) {
         try {
           info = await cache.analyze(id, code);
         } catch (error) {
-          return this.error(toLog(error, id));
+          return this.error(logError(toLog(error, id)));
         }
         reportDiagnostics(this, id, info.diagnostics ?? [], firstReport);
 
@@ -364,7 +433,12 @@ export function hoistVitePlugin(config) {
         }
         reportNotHoisted(this, logger, graph.notHoisted, firstReport);
 
-        const result = transformAstro({ source: code, file: id, root, info, loaders: graph.loaders, options });
+        const keys = new Set(graph.loaders.filter((loader) => loader.hoistable).map((loader) => loader.id));
+        const order =
+          options.concurrency !== undefined && keys.size > 1
+            ? await startOrder(id, keys, logger ? (message) => logger.warn(message) : (message) => this.warn(message))
+            : undefined;
+        const result = transformAstro({ source: code, file: id, root, info, loaders: graph.loaders, options, order });
         if (!result) return null;
         reportWarnings(this, id, result.warnings, firstReport);
         return { code: result.code, map: result.map };
@@ -407,7 +481,7 @@ export function hoistVitePlugin(config) {
     },
 
     /** Introspection for tests and tools. */
-    api: { cache, deps, pagesWithMissing },
+    api: { cache, deps, pagesWithMissing, projectScan: () => projectScan },
   };
 }
 
@@ -446,13 +520,15 @@ function reportNotHoisted(ctx, logger, notes, first) {
 export function reportDiagnostics(ctx, id, diagnostics, first) {
   const error = diagnostics.find((d) => d.severity === 'error');
   if (error) {
-    ctx.error({
-      message: `${error.message}`,
-      code: error.code,
-      id,
-      loc: { file: id, line: error.line, column: Math.max(0, error.column - 1) },
-      frame: error.frame,
-    });
+    ctx.error(
+      logError({
+        message: `${error.message}`,
+        code: error.code,
+        id,
+        loc: { file: id, line: error.line, column: Math.max(0, error.column - 1) },
+        frame: error.frame,
+      }),
+    );
   }
   for (const d of diagnostics) {
     if (d.severity !== 'warning') continue;
@@ -478,6 +554,17 @@ function reportWarnings(ctx, id, warnings, first) {
     if (!first(id, `codegen\0${w.line}:${w.column}\0${w.message}`)) continue;
     ctx.warn({ message: w.message, id, loc: { file: id, line: w.line, column: Math.max(0, w.column - 1) } });
   }
+}
+
+/**
+ * A Vite log as an Error. Vite's dev server throws `this.error()`'s argument as it is, and Astro's
+ * dev error page, overlay and log need a real Error (name, stack) to show it at all: given a plain
+ * object, the page's title reads "undefined", the overlay stays empty and the log has no location.
+ * @param {Log} log
+ * @returns {Error & Log}
+ */
+function logError(log) {
+  return Object.assign(new Error(log.message), log);
 }
 
 /**

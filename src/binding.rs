@@ -158,6 +158,9 @@ pub struct Usage {
     pub source: Option<String>,
     /// `default`, an export name, or for `<NS.Card/>` with `import * as NS`, `Card`.
     pub imported: Option<String>,
+    /// Attribute names on the tag, directives included (`client:load`, `server:defer`,
+    /// `slot`); spread and shorthand attributes have none.
+    pub attributes: Vec<String>,
 }
 
 /// A call to `getLoaderData` imported from `astro-hoist/runtime`.
@@ -461,6 +464,7 @@ impl From<template::Usage> for Usage {
             parent: u.parent,
             source: u.source,
             imported: u.imported,
+            attributes: u.attributes,
         }
     }
 }
@@ -481,6 +485,8 @@ pub struct ScanOptions {
     pub cache_dir: Option<String>,
     /// `false` keeps the cache in memory only.
     pub disk_cache: Option<bool>,
+    /// Root-relative folder of the pages (default `src/pages`; Astro's `srcDir` + `/pages`).
+    pub pages_dir: Option<String>,
 }
 
 /// An edge of the component graph: a component tag resolved to the file defining it.
@@ -532,7 +538,7 @@ pub struct ProjectGraph {
     /// Absolute root with `/` separators.
     pub root: String,
     pub nodes: Vec<GraphNode>,
-    /// Root-relative paths of the pages (`.astro` under `src/pages/`).
+    /// Root-relative paths of the pages (`.astro` under the pages folder, not `_`-prefixed).
     pub pages: Vec<String>,
     /// Component cycles, each a list of root-relative files.
     pub cycles: Vec<Vec<String>>,
@@ -621,6 +627,7 @@ pub fn scan_project(root: String, options: Option<ScanOptions>) -> AsyncTask<Sca
             exclude: options.exclude,
             alias,
             cache_dir,
+            pages_dir: options.pages_dir,
         },
     })
 }
@@ -761,17 +768,18 @@ pub fn plan_page(
     options: Option<PlanOptions>,
 ) -> Result<AsyncTask<PlanTask>> {
     let options = options.unwrap_or_default();
-    let concurrency =
-        match options.concurrency {
-            None => None,
-            Some(c) if c >= 1.0 && c.fract() == 0.0 && c <= f64::from(u32::MAX) => Some(c as u32),
-            Some(c) => return Err(Error::new(
+    let concurrency = match options.concurrency {
+        None => None,
+        Some(c) if c >= 1.0 && c.fract() == 0.0 && c <= f64::from(u32::MAX) => Some(c as u32),
+        Some(c) => {
+            return Err(Error::new(
                 Status::InvalidArg,
                 format!(
                     "astro-hoist: planPage options.concurrency must be a positive integer, got {c}"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     Ok(AsyncTask::new(PlanTask {
         graph: Some(graph),
         page,

@@ -61,10 +61,12 @@ pub fn global() -> &'static AnalysisCache {
 
 /// The key of one analysis.
 pub fn key(source: &str, filename: &str, options: &AnalyzeOptions) -> Key {
+    // Normalized, so `/site/` and `/site` (or `\\`-separated paths) share entries: they give
+    // the same analysis.
     let mut hasher = blake3::Hasher::new();
-    hasher.update(filename.as_bytes());
+    hasher.update(crate::component::normalize(filename).as_bytes());
     hasher.update(&[0]);
-    hasher.update(options.root.as_deref().unwrap_or("").as_bytes());
+    hasher.update(crate::component::normalize(options.root.as_deref().unwrap_or("")).as_bytes());
     hasher.update(&[0]);
     hasher.update(source.as_bytes());
     *hasher.finalize().as_bytes()
@@ -217,11 +219,17 @@ mod tests {
         assert_eq!(a, b);
         let (_, _, hit) = cache.analyze("<Card />", "/site/a.astro", &opts());
         assert!(!hit);
+        // The same root written differently is the same analysis.
+        let other_root = AnalyzeOptions {
+            root: Some("/site/".into()),
+        };
+        let (_, _, hit) = cache.analyze("<Card/>", "/site/a.astro", &other_root);
+        assert!(hit);
         // Same content under another name is another analysis (its id differs).
         let (c, _, hit) = cache.analyze("<Card/>", "/site/b.astro", &opts());
         assert!(!hit);
         assert_ne!(a.id, c.id);
-        assert_eq!(cache.stats(), CacheStats { hits: 1, misses: 3 });
+        assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 3 });
     }
 
     #[test]

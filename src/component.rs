@@ -77,7 +77,8 @@ pub fn relative_path(filename: &str, root: Option<&str>) -> String {
     }
 }
 
-fn normalize(path: &str) -> String {
+/// A path with `/` separators, `.`/`..` resolved lexically and no trailing slash.
+pub fn normalize(path: &str) -> String {
     let path = path.replace('\\', "/");
     let absolute = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
@@ -207,6 +208,7 @@ fn resolve_usages(
                 parent: u.parent,
                 source,
                 imported,
+                attributes: u.attributes,
             }
         })
         .collect()

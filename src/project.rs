@@ -32,6 +32,8 @@ pub struct ScanOptions {
     pub alias: Vec<(String, String)>,
     /// Where the on-disk cache lives; `None` keeps the cache in memory only.
     pub cache_dir: Option<PathBuf>,
+    /// Root-relative folder of the pages; `src/pages` when `None`.
+    pub pages_dir: Option<String>,
 }
 
 /// An edge of the component graph: a component tag resolved to the file that defines it.
@@ -78,7 +80,8 @@ pub struct ProjectGraph {
     /// Absolute root, `/` separators.
     pub root: String,
     pub nodes: Vec<GraphNode>,
-    /// Root-relative paths of the pages (`.astro` files under `src/pages/`).
+    /// Root-relative paths of the pages: `.astro` files under the pages folder, without
+    /// `_`-prefixed files and folders.
     pub pages: Vec<String>,
     /// Component cycles, each a list of root-relative files.
     pub cycles: Vec<Vec<String>>,
@@ -197,9 +200,19 @@ pub fn scan_project(root: &str, options: &ScanOptions) -> Result<ProjectGraph, S
         node.edges = edges;
         diagnostics.append(&mut problems);
     }
+    let pages_dir = format!(
+        "{}/",
+        relative_path(options.pages_dir.as_deref().unwrap_or("src/pages"), None)
+    );
     let pages = nodes
         .iter()
-        .filter(|n| n.file.starts_with("src/pages/") && n.info.kind == ComponentKind::Astro)
+        .filter(|n| {
+            // `_`-prefixed files and folders are not routes.
+            n.info.kind == ComponentKind::Astro
+                && n.file
+                    .strip_prefix(&pages_dir)
+                    .is_some_and(|rest| !rest.split('/').any(|seg| seg.starts_with('_')))
+        })
         .map(|n| n.file.clone())
         .collect();
     let cycles = find_cycles(&nodes, &by_file);
@@ -304,7 +317,10 @@ impl Resolver {
             return probe(&dir.join(spec)).ok_or(true);
         }
         if spec.starts_with('/') {
-            return probe(Path::new(spec)).ok_or(true);
+            // Vite reads `/src/x.astro` as root-relative first, then as a file-system path.
+            return probe(&self.root.join(&spec[1..]))
+                .or_else(|| probe(Path::new(spec)))
+                .ok_or(true);
         }
         Err(false)
     }
@@ -434,6 +450,10 @@ fn edges_of(
         let (Some(source), Some(imported)) = (&usage.source, &usage.imported) else {
             continue;
         };
+        // A server island (`server:defer`) renders in a request of its own, after the page.
+        if usage.attributes.iter().any(|a| a == "server:defer") {
+            continue;
+        }
         let member = usage.name.split('.').nth(1);
         match resolver.resolve(source, &importer) {
             Ok(path) => {

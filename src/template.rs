@@ -32,6 +32,10 @@ pub struct Usage {
     /// What is imported from `source`: `default`, an export name, or for `<NS.Card/>` with
     /// `import * as NS`, the member (`Card`).
     pub imported: Option<String>,
+    /// Attribute names written on the tag, directives included (`client:load`,
+    /// `server:defer`, `slot`); spread and shorthand attributes have none.
+    #[serde(default)]
+    pub attributes: Vec<String>,
 }
 
 /// A tag found by the scanner, in byte offsets, before it is resolved against imports.
@@ -41,6 +45,7 @@ pub struct RawUsage {
     pub at: usize,
     pub conditional: bool,
     pub parent: Option<u32>,
+    pub attributes: Vec<String>,
 }
 
 const VOID_ELEMENTS: &[&str] = &[
@@ -203,7 +208,8 @@ impl<'s> Scanner<'s> {
         let at = self.i;
         self.i += 1;
         let name = self.tag_name();
-        let (self_closing, raw) = self.attributes();
+        let (self_closing, attributes) = self.attributes();
+        let raw = attributes.iter().any(|a| a == "is:raw");
         let component = is_component_name(&name);
         let parent = self.elements.last().and_then(|e| e.component);
         let usage = if component {
@@ -212,6 +218,7 @@ impl<'s> Scanner<'s> {
                 at,
                 conditional: self.exprs > 0,
                 parent,
+                attributes,
             });
             Some(crate::position::to_u32(self.usages.len() - 1))
         } else {
@@ -242,40 +249,82 @@ impl<'s> Scanner<'s> {
         }
     }
 
-    /// Skips a tag's attributes up to and including `>`; returns (self-closing, raw text).
-    fn attributes(&mut self) -> (bool, bool) {
-        let mut raw = false;
+    /// Reads a tag's attributes up to and including `>`; returns whether it self-closes and
+    /// the attribute names written on it (`class`, `client:load`, `server:defer`, `slot`).
+    /// Spread and shorthand attributes (`{...props}`, `{title}`) have no name.
+    fn attributes(&mut self) -> (bool, Vec<String>) {
+        let mut names = Vec::new();
         while self.i < self.bytes.len() {
             match self.bytes[self.i] {
                 b'>' => {
                     self.i += 1;
-                    return (false, raw);
+                    return (false, names);
                 }
                 b'/' if self.peek(1) == b'>' => {
                     self.i += 2;
-                    return (true, raw);
+                    return (true, names);
                 }
+                b if b.is_ascii_whitespace() || b == b'/' => self.i += 1,
                 q @ (b'"' | b'\'') => {
+                    // A stray quote where a name belongs: skip the string.
                     self.i += 1;
                     self.skip_past(if q == b'"' { "\"" } else { "'" });
-                }
-                b'`' => {
-                    self.i += 1;
-                    self.skip_js_until_close(b'`');
                 }
                 b'{' => {
                     self.i += 1;
                     self.skip_js_until_close(b'}');
                 }
                 _ => {
-                    if self.rest().starts_with(b"is:raw") {
-                        raw = true;
+                    let start = self.i;
+                    while self.i < self.bytes.len()
+                        && !matches!(self.bytes[self.i], b'=' | b'>' | b'{' | b'"' | b'\'')
+                        && !self.bytes[self.i].is_ascii_whitespace()
+                        && !(self.bytes[self.i] == b'/' && self.peek(1) == b'>')
+                    {
+                        self.i += 1;
                     }
+                    names.push(String::from_utf8_lossy(&self.bytes[start..self.i]).into_owned());
+                    while self.i < self.bytes.len() && self.bytes[self.i].is_ascii_whitespace() {
+                        self.i += 1;
+                    }
+                    if self.peek(0) == b'=' {
+                        self.i += 1;
+                        while self.i < self.bytes.len() && self.bytes[self.i].is_ascii_whitespace()
+                        {
+                            self.i += 1;
+                        }
+                        self.attribute_value();
+                    }
+                }
+            }
+        }
+        (false, names)
+    }
+
+    fn attribute_value(&mut self) {
+        match self.peek(0) {
+            q @ (b'"' | b'\'') => {
+                self.i += 1;
+                self.skip_past(if q == b'"' { "\"" } else { "'" });
+            }
+            b'`' => {
+                self.i += 1;
+                self.skip_js_until_close(b'`');
+            }
+            b'{' => {
+                self.i += 1;
+                self.skip_js_until_close(b'}');
+            }
+            _ => {
+                // Unquoted: up to whitespace or the end of the tag.
+                while self.i < self.bytes.len()
+                    && !self.bytes[self.i].is_ascii_whitespace()
+                    && self.bytes[self.i] != b'>'
+                {
                     self.i += 1;
                 }
             }
         }
-        (false, raw)
     }
 
     /// Skips JS up to the unmatched `close` (`}` of an attribute expression or the `` ` ``
@@ -575,6 +624,27 @@ mod tests {
                 n("B", true, None),
             ]
         );
+    }
+
+    #[test]
+    fn attribute_names_and_directives() {
+        let usages = scan(
+            r#"<Card title="a > b" {...rest} data-x={ {a: '>'} } client:load server:defer slot=aside hidden/><X a=`${"`"}`>t</X>"#,
+            0,
+        );
+        assert_eq!(
+            usages[0].attributes,
+            [
+                "title",
+                "data-x",
+                "client:load",
+                "server:defer",
+                "slot",
+                "hidden"
+            ]
+        );
+        assert_eq!(usages[1].attributes, ["a"]);
+        assert_eq!(usages.len(), 2);
     }
 
     #[test]

@@ -234,6 +234,17 @@ fn nested_slots_conditional_and_not_hoistable_pages() {
                 "export { default as Card } from './Card.astro';\n",
             ),
             ("src/components/Cond.astro", &component(&[], LOADER, "<p/>")),
+            (
+                "src/pages/island.astro",
+                &component(
+                    &[
+                        ("Card", "../components/Card.astro"),
+                        ("C", "../components/C.astro"),
+                    ],
+                    "",
+                    "<Card server:defer><C slot=\"fallback\"/></Card>",
+                ),
+            ),
         ],
     );
     let graph = scan_project(&dir.to_string_lossy(), &ScanOptions::default()).unwrap();
@@ -241,10 +252,20 @@ fn nested_slots_conditional_and_not_hoistable_pages() {
         graph.pages,
         [
             "src/pages/conditional.astro",
+            "src/pages/island.astro",
             "src/pages/nested.astro",
             "src/pages/slots.astro"
         ]
     );
+    // A server island renders in its own request: not in the page's batch; its slot content
+    // renders with the page.
+    let island = plan_page(&graph, "src/pages/island.astro", &PlanOptions::default()).unwrap();
+    let components: Vec<&str> = island
+        .loaders
+        .iter()
+        .map(|l| l.component.as_str())
+        .collect();
+    assert_eq!(components, ["src/components/C.astro"]);
     assert!(graph.cycles.is_empty());
 
     let plan = plan_page(&graph, "src/pages/nested.astro", &PlanOptions::default()).unwrap();
@@ -428,13 +449,16 @@ fn scan_resolves_aliases_tsconfig_paths_and_reports_problems() {
             (
                 "src/pages/index.astro",
                 &component(
-                    &[("A", "@/components/A.astro"), ("B", "~/B.astro"), ("Gone", "./Gone.astro"), ("Pkg", "some-package/X.astro")],
+                    &[("A", "@/components/A.astro"), ("B", "~/B.astro"), ("Gone", "./Gone.astro"), ("Pkg", "some-package/X.astro"), ("Root", "/src/components/Root.astro")],
                     "",
-                    "<A/><B/><Gone/><Pkg/>",
+                    "<A/><B/><Gone/><Pkg/><Root/>",
                 ),
             ),
             ("src/components/A.astro", &component(&[("Self", "./A.astro")], "", "<Self/>")),
             ("src/components/B.astro", "<p/>"),
+            ("src/components/Root.astro", "<p/>"),
+            ("src/pages/_partial.astro", "<p/>"),
+            ("src/pages/_drafts/post.astro", "<p/>"),
             ("node_modules/pkg/Skip.astro", "<p/>"),
             ("dist/Skip.astro", "<p/>"),
         ],
@@ -450,8 +474,16 @@ fn scan_resolves_aliases_tsconfig_paths_and_reports_problems() {
         [
             "src/components/A.astro",
             "src/components/B.astro",
+            "src/components/Root.astro",
+            "src/pages/_drafts/post.astro",
+            "src/pages/_partial.astro",
             "src/pages/index.astro"
         ]
+    );
+    assert_eq!(
+        graph.pages,
+        ["src/pages/index.astro"],
+        "`_`-prefixed files are not routes"
     );
     let page = graph
         .nodes
@@ -461,7 +493,12 @@ fn scan_resolves_aliases_tsconfig_paths_and_reports_problems() {
     let targets: Vec<&str> = page.edges.iter().map(|e| e.to.as_str()).collect();
     assert_eq!(
         targets,
-        ["src/components/A.astro", "src/components/B.astro"]
+        [
+            "src/components/A.astro",
+            "src/components/B.astro",
+            "src/components/Root.astro"
+        ],
+        "relative, tsconfig paths, alias and Vite root-relative imports"
     );
     assert_eq!(graph.cycles, [vec!["src/components/A.astro".to_string()]]);
     let unresolved: Vec<_> = graph
@@ -476,7 +513,7 @@ fn scan_resolves_aliases_tsconfig_paths_and_reports_problems() {
     );
     assert!(unresolved[0].message.contains("./Gone.astro"));
     assert_eq!(unresolved[0].line, 5);
-    assert_eq!(graph.cache.hits + graph.cache.misses, 3);
+    assert_eq!(graph.cache.hits + graph.cache.misses, 6);
 
     let again = scan_project(&dir.to_string_lossy(), &options).unwrap();
     assert_eq!(
@@ -485,7 +522,7 @@ fn scan_resolves_aliases_tsconfig_paths_and_reports_problems() {
     );
     std::fs::write(dir.join("src/components/B.astro"), "<p />").unwrap();
     let changed = scan_project(&dir.to_string_lossy(), &options).unwrap();
-    assert_eq!((changed.cache.hits, changed.cache.misses), (2, 1));
+    assert_eq!((changed.cache.hits, changed.cache.misses), (5, 1));
 
     assert!(scan_project(&dir.join("nope").to_string_lossy(), &options).is_err());
     std::fs::remove_dir_all(&dir).unwrap();

@@ -1,0 +1,303 @@
+// scanProject and planPage, the Promise API the CLI and the Vite plugin build on: a temp project
+// with every way a component reaches a page, the planner's answers and refusals, the content
+// cache in memory and on disk, and a scan of real `.astro` files shipped on npm (Starlight).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { planPage, scanProject } from '../index.js';
+
+const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * A project in a fresh temp folder.
+ * @param {Record<string, string>} files root-relative path -> content
+ * @returns {string} the root
+ */
+function makeProject(files) {
+  const root = mkdtempSync(path.join(tmpdir(), 'astro-hoist-project-'));
+  for (const [file, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+    writeFileSync(path.join(root, file), content);
+  }
+  return root;
+}
+
+/**
+ * An `.astro` component with a hoistable loader.
+ * @param {string} name what it loads
+ * @param {string} [imports] extra frontmatter lines
+ * @param {string} [template]
+ */
+function withLoader(name, imports = '', template = '<p>{data}</p>') {
+  return `---\nimport { getLoaderData } from 'astro-hoist/runtime';\nimport { db } from '../lib/db';\n${imports}\nexport const loader = async ({ signal }) => db('${name}', signal);\nconst data = await getLoaderData<typeof loader>();\n---\n${template}\n`;
+}
+
+/**
+ * An `.astro` file without a loader.
+ * @param {string} imports
+ * @param {string} template
+ */
+function plain(imports, template) {
+  return `---\n${imports}\n---\n${template}\n`;
+}
+
+const FILES = {
+  'package.json': '{ "name": "fixture", "private": true }\n',
+  // JSONC, as Astro's templates write it.
+  'tsconfig.json': '{\n  // aliases\n  "compilerOptions": { "baseUrl": ".", "paths": { "~/*": ["src/*"], }, },\n}\n',
+  'src/lib/db.ts': 'export const db = async (name: string, signal?: AbortSignal) => ({ name, aborted: signal?.aborted });\n',
+  // nested: Outer > Middle (relative) > Inner (tsconfig `paths`)
+  'src/components/Outer.astro': withLoader('outer', "import Middle from './Middle.astro';", '<section><Middle /></section>'),
+  'src/components/Middle.astro': withLoader('middle', "import Inner from '~/components/Inner.astro';", '<div><Inner /></div>'),
+  'src/components/Inner.astro': withLoader('inner'),
+  'src/pages/nested.astro': plain("import Outer from '../components/Outer.astro';", '<Outer />'),
+  // slots, through a barrel and through `options.alias`
+  'src/layouts/Layout.astro': withLoader('layout', '', '<main><slot /></main>'),
+  'src/components/Card.astro': withLoader('card', '', '<article><slot /></article>'),
+  'src/components/Leaf.astro': withLoader('leaf'),
+  'src/ui/index.ts': "export { default as Card } from '../components/Card.astro';\nexport * from './more';\n",
+  'src/ui/more.ts': "import Leaf from '../components/Leaf.astro';\nexport { Leaf };\n",
+  'src/pages/slots.astro': plain("import Layout from '@layouts/Layout.astro';\nimport { Card, Leaf } from '../ui';", '<Layout><Card><Leaf /></Card></Layout>'),
+  // conditional: Hidden only under `{show && ...}`
+  'src/components/Shown.astro': withLoader('shown'),
+  'src/components/Hidden.astro': withLoader('hidden'),
+  'src/pages/conditional.astro': plain(
+    "import Shown from '../components/Shown.astro';\nimport Hidden from '../components/Hidden.astro';\nconst show = Astro.url.searchParams.has('show');",
+    '<Shown />{show && <Hidden />}',
+  ),
+  // ctx.load: Profile awaits User's loader
+  'src/components/User.astro': withLoader('user'),
+  'src/components/Profile.astro': plain(
+    "import { loader as userLoader } from './User.astro';\nexport const loader = async (ctx) => ({ user: await ctx.load(userLoader) });",
+    '<p/>',
+  ),
+  'src/pages/profile.astro': plain(
+    "import User from '../components/User.astro';\nimport Profile from '../components/Profile.astro';",
+    '<User /><Profile />',
+  ),
+  // a load cycle: X awaits Y awaits X
+  'src/components/X.astro': plain("import { loader as y } from './Y.astro';\nexport const loader = async (ctx) => ctx.load(y);", '<p/>'),
+  'src/components/Y.astro': plain("import { loader as x } from './X.astro';\nexport const loader = async (ctx) => ctx.load(x);", '<p/>'),
+  'src/pages/cycle.astro': plain("import X from '../components/X.astro';", '<X />'),
+  // wide: four siblings for the concurrency limit
+  ...Object.fromEntries(['A', 'B', 'C', 'D'].map((n) => [`src/components/wide/${n}.astro`, withLoader(n)])),
+  'src/pages/wide.astro': plain(
+    ['A', 'B', 'C', 'D'].map((n) => `import ${n} from '../components/wide/${n}.astro';`).join('\n'),
+    '<A /><B /><C /><D />',
+  ),
+};
+const ALIAS = { '@layouts': './src/layouts' };
+
+/**
+ * @param {import('../index.js').Plan} plan
+ * @param {string} component
+ */
+function loaderOf(plan, component) {
+  const found = plan.loaders.find((l) => l.component === component);
+  assert.ok(found, `${component} is in the plan of ${plan.page}`);
+  return found;
+}
+
+test('scanProject: nodes, pages and edges through relative imports, tsconfig paths, options.alias and barrels', async (t) => {
+  const root = makeProject(FILES);
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const graph = await scanProject(root, { alias: ALIAS, diskCache: false });
+  assert.equal(graph.root, root.split(path.sep).join('/'));
+  assert.deepEqual(graph.pages, ['src/pages/conditional.astro', 'src/pages/cycle.astro', 'src/pages/nested.astro', 'src/pages/profile.astro', 'src/pages/slots.astro', 'src/pages/wide.astro']);
+  assert.deepEqual(graph.diagnostics, []);
+  assert.deepEqual(graph.cycles, [], 'a loader cycle is not a render cycle');
+  const node = (/** @type {string} */ file) => {
+    const found = graph.nodes.find((n) => n.file === file);
+    assert.ok(found, file);
+    return found;
+  };
+  assert.deepEqual(node('src/components/Middle.astro').edges.map((e) => e.to), ['src/components/Inner.astro'], 'tsconfig paths');
+  const slots = node('src/pages/slots.astro').edges;
+  assert.deepEqual(
+    slots.map((e) => [e.to, e.via]),
+    [
+      ['src/layouts/Layout.astro', []],
+      ['src/components/Card.astro', ['src/ui/index.ts']],
+      ['src/components/Leaf.astro', ['src/ui/index.ts', 'src/ui/more.ts']],
+    ],
+    'options.alias, then the barrel and its `export *`',
+  );
+  assert.deepEqual(
+    node('src/pages/conditional.astro').edges.map((e) => [e.to, e.conditional]),
+    [
+      ['src/components/Shown.astro', false],
+      ['src/components/Hidden.astro', true],
+    ],
+  );
+  assert.match(node('src/components/Inner.astro').info.id, /^[0-9a-f]{16}$/);
+  // Without the alias, the import is a bare specifier (a package): no edge, no warning.
+  const bare = await scanProject(root, { diskCache: false });
+  assert.deepEqual(bare.nodes.find((n) => n.file === 'src/pages/slots.astro')?.edges.map((e) => e.to), ['src/components/Card.astro', 'src/components/Leaf.astro']);
+});
+
+test('planPage: nested and slotted loaders start in one batch; conditional ones wait unless speculative; ctx.load waits', async (t) => {
+  const root = makeProject(FILES);
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const graph = await scanProject(root, { alias: ALIAS, diskCache: false });
+
+  for (const page of ['src/pages/nested.astro', 'src/pages/slots.astro']) {
+    const plan = await planPage(graph, page);
+    assert.equal(plan.page, page);
+    assert.equal(plan.depthBefore, 3, page);
+    assert.equal(plan.depthAfter, 1, page);
+    assert.equal(plan.makespanBefore, 3);
+    assert.equal(plan.makespan, 1);
+    assert.deepEqual(plan.loaders.map((l) => [l.batch, l.hoisted]), [[1, true], [1, true], [1, true]]);
+    assert.deepEqual(plan.loaders.map((l) => l.batchBefore).sort(), [1, 2, 3]);
+    assert.equal(plan.order.length, 3);
+  }
+  // Absolute paths and component ids name a page too.
+  const byPath = await planPage(graph, path.join(root, 'src/pages/nested.astro'));
+  const id = graph.nodes.find((n) => n.file === 'src/pages/nested.astro')?.info.id ?? '';
+  const byId = await planPage(graph, id);
+  assert.deepEqual(byPath, byId);
+
+  const conditional = await planPage(graph, 'src/pages/conditional.astro');
+  const hidden = loaderOf(conditional, 'src/components/Hidden.astro');
+  assert.equal(hidden.conditional, true);
+  assert.equal(hidden.hoisted, false);
+  assert.match(hidden.reason ?? '', /conditional/);
+  assert.equal(loaderOf(conditional, 'src/components/Shown.astro').reason, undefined, 'absent, not null');
+  const speculative = await planPage(graph, 'src/pages/conditional.astro', { speculative: true });
+  assert.equal(loaderOf(speculative, 'src/components/Hidden.astro').hoisted, true);
+
+  const userId = graph.nodes.find((n) => n.file === 'src/components/User.astro')?.info.id ?? '';
+  const profile = await planPage(graph, 'src/pages/profile.astro', { costs: { [userId]: 30 } });
+  const user = loaderOf(profile, 'src/components/User.astro');
+  assert.deepEqual([user.id, user.cost, user.finish], [userId, 30, 30]);
+  const waiting = loaderOf(profile, 'src/components/Profile.astro');
+  assert.equal(waiting.hoisted, true);
+  assert.equal(waiting.batch, 2);
+  assert.deepEqual(waiting.dependsOn, [user.id]);
+  assert.deepEqual(waiting.waitsFor, [user.id]);
+  assert.match(waiting.reason ?? '', /ctx\.load/);
+  assert.deepEqual([waiting.start, waiting.finish], [30, 31], 'starts when User is done; default cost 1');
+  assert.equal(profile.depthAfter, 2);
+  assert.equal(profile.makespan, 31);
+});
+
+test('planPage rejects a load cycle naming its files, and an unknown page', async (t) => {
+  const root = makeProject(FILES);
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const graph = await scanProject(root, { alias: ALIAS, diskCache: false });
+  await assert.rejects(planPage(graph, 'src/pages/cycle.astro'), (error) => {
+    assert.ok(error instanceof Error);
+    assert.match(error.message, /loader dependency cycle: src\/components\/(X|Y)\.astro -> src\/components\/(X|Y)\.astro -> src\/components\/\1\.astro/);
+    return true;
+  });
+  await assert.rejects(planPage(graph, 'src/pages/missing.astro'), /src\/pages\/missing\.astro is not a file of the scanned project/);
+  await assert.rejects(async () => planPage(graph, 'src/pages/wide.astro', { concurrency: 0 }), /concurrency must be a positive integer/);
+  // The other pages of the same graph still plan.
+  assert.equal((await planPage(graph, 'src/pages/wide.astro')).depthAfter, 1);
+});
+
+test('planPage: concurrency 1 runs loaders one after another; unlimited runs them together', async (t) => {
+  const root = makeProject(FILES);
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const graph = await scanProject(root, { alias: ALIAS, diskCache: false });
+  /** @type {Record<string, number>} */
+  const costs = {};
+  for (const [n, ms] of [['A', 10], ['B', 20], ['C', 30], ['D', 40]]) {
+    const node = graph.nodes.find((x) => x.file === `src/components/wide/${n}.astro`);
+    assert.ok(node);
+    costs[node.info.id] = /** @type {number} */ (ms);
+  }
+  const unlimited = await planPage(graph, 'src/pages/wide.astro', { costs });
+  const one = await planPage(graph, 'src/pages/wide.astro', { costs, concurrency: 1 });
+  const two = await planPage(graph, 'src/pages/wide.astro', { costs, concurrency: 2 });
+  assert.equal(unlimited.makespan, 40);
+  assert.equal(one.makespan, 100);
+  assert.equal(two.makespan, 50, 'LPT: 40+10 and 30+20');
+  assert.equal(unlimited.makespanBefore, 40, 'siblings already run together in plain Astro');
+  // Longest first under a limit: the runtime starts them in this order.
+  assert.deepEqual(one.order.map((key) => costs[key]), [40, 30, 20, 10]);
+  assert.equal(new Set(one.loaders.map((l) => l.start)).size, 4, 'one at a time: four different starts');
+});
+
+test('cache: every file a hit on a second scan, one miss after a one-byte change', async (t) => {
+  const root = makeProject(FILES);
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const first = await scanProject(root, { alias: ALIAS, diskCache: false });
+  const files = first.nodes.length;
+  assert.deepEqual(first.cache, { hits: 0, misses: files });
+  const second = await scanProject(root, { alias: ALIAS, diskCache: false });
+  assert.deepEqual(second.cache, { hits: files, misses: 0 });
+  assert.deepEqual(second.nodes, first.nodes);
+  writeFileSync(path.join(root, 'src/components/Inner.astro'), FILES['src/components/Inner.astro'].replace("db('inner'", "db('innex'"));
+  const third = await scanProject(root, { alias: ALIAS, diskCache: false });
+  assert.deepEqual(third.cache, { hits: files - 1, misses: 1 });
+  assert.notEqual(third.nodes.find((n) => n.file === 'src/components/Inner.astro')?.info.hash, first.nodes.find((n) => n.file === 'src/components/Inner.astro')?.info.hash);
+});
+
+test('disk cache: a fresh process reuses what another wrote to cacheDir', async (t) => {
+  const root = makeProject(FILES);
+  const cacheDir = mkdtempSync(path.join(tmpdir(), 'astro-hoist-cache-'));
+  t.after(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+  // Each scan runs in its own process: the in-memory cache is per process, so only the disk
+  // can make the second one warm.
+  const scanInChild = (/** @type {object} */ options) => {
+    const script = `import { scanProject } from ${JSON.stringify(path.join(repo, 'index.js'))};
+const graph = await scanProject(${JSON.stringify(root)}, ${JSON.stringify(options)});
+process.stdout.write(JSON.stringify({ cache: graph.cache, files: graph.nodes.length }));`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    return JSON.parse(child.stdout);
+  };
+  const cold = scanInChild({ alias: ALIAS, diskCache: true, cacheDir });
+  assert.deepEqual(cold.cache, { hits: 0, misses: cold.files });
+  assert.ok(readdirSync(cacheDir).length > 0, 'the cache folder was written');
+  const warm = scanInChild({ alias: ALIAS, diskCache: true, cacheDir });
+  assert.deepEqual(warm.cache, { hits: warm.files, misses: 0 });
+  const off = scanInChild({ alias: ALIAS, diskCache: false, cacheDir });
+  assert.deepEqual(off.cache, { hits: 0, misses: off.files }, 'diskCache: false ignores cacheDir');
+  assert.equal(existsSync(path.join(root, 'node_modules')), false, 'nothing written under the root when cacheDir is given');
+});
+
+test('real components: the .astro files shipped by @astrojs/starlight scan cleanly', async (t) => {
+  const starlight = path.join(repo, 'node_modules/@astrojs/starlight');
+  if (!existsSync(starlight)) return t.skip('@astrojs/starlight is not installed (npm install)');
+  // Its components live in dist/, which the default excludes skip.
+  const options = { exclude: ['**/node_modules/**'], diskCache: false };
+  let started = performance.now();
+  const graph = await scanProject(starlight, options);
+  const cold = performance.now() - started;
+  started = performance.now();
+  const warm = await scanProject(starlight, options);
+  const warmMs = performance.now() - started;
+  const astro = graph.nodes.filter((n) => n.info.kind === 'astro');
+  t.diagnostic(`starlight: ${graph.nodes.length} files (${astro.length} .astro), cold scan ${cold.toFixed(1)} ms, warm ${warmMs.toFixed(1)} ms (${warm.cache.hits} hits)`);
+  assert.ok(astro.length >= 40, `found ${astro.length} .astro files`);
+  assert.equal(warm.cache.misses, 0);
+  // Checked by hand: every file parses (Starlight builds them), and every import a component
+  // tag comes from is relative and exists, or is virtual (`virtual:starlight/...`,
+  // `astro:assets`), which the core leaves alone. So no diagnostic at all is right.
+  assert.deepEqual(graph.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.deepEqual(graph.diagnostics.filter((d) => d.code === 'unresolved-import'), []);
+  for (const node of graph.nodes) assert.deepEqual(node.info.diagnostics, [], node.file);
+  // Every tag imported from a relative `.astro` file became an edge to that file.
+  let relative = 0;
+  for (const node of astro) {
+    node.info.usages.forEach((usage, i) => {
+      if (!usage.source?.startsWith('.') || !usage.source.endsWith('.astro')) return;
+      relative++;
+      const edge = node.edges.find((e) => e.usage === i);
+      assert.ok(edge, `${node.file}: <${usage.name}> from ${usage.source}`);
+      assert.equal(edge.to, path.posix.normalize(path.posix.join(path.posix.dirname(node.file), usage.source)));
+    });
+  }
+  assert.ok(relative >= 30, `${relative} relative component usages`);
+  assert.deepEqual(graph.pages, [], 'a package has no src/pages/');
+});
