@@ -178,8 +178,9 @@ pub struct LoaderDataCall {
 pub struct Diagnostic {
     #[napi(ts_type = "'error' | 'warning'")]
     pub severity: String,
-    /// Stable code: `syntax-error`, `unclosed-frontmatter`, `unsupported-loader-form`,
-    /// `unsupported-file`, `read-error`, `invalid-utf8`, `internal-error`.
+    /// Stable code: `syntax-error`, `parser-failure`, `too-deeply-nested`,
+    /// `unclosed-frontmatter`, `unsupported-loader-form`, `unsupported-file`, `read-error`,
+    /// `invalid-utf8`, `internal-error`.
     pub code: String,
     pub message: String,
     /// 1-based line.

@@ -215,8 +215,25 @@ pub fn analyze_script(
     );
     let lexer = Lexer::new(dialect.syntax(), EsVersion::latest(), input, None);
     let mut parser = Parser::new_from(lexer);
-    let parsed = parser.parse_module();
-    let mut errors = parser.take_errors();
+    // swc has `unreachable!`s that malformed input can reach (fuzzing found
+    // `<a:b.c>` in JSX). The script is not valid then; say so, as a diagnostic.
+    let parsed = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let parsed = parser.parse_module();
+        (parsed, parser.take_errors())
+    })) {
+        Ok(result) => result,
+        Err(_) => {
+            facts.diagnostics.push(Diagnostic::at(
+                index,
+                start,
+                Severity::Error,
+                "parser-failure",
+                "The parser cannot read this script: it is not valid JavaScript/TypeScript",
+            ));
+            return facts;
+        }
+    };
+    let (parsed, mut errors) = parsed;
     if dialect == Dialect::Frontmatter {
         // Astro allows a top-level `return` in a frontmatter (it becomes the render function's).
         errors.retain(|e| !matches!(e.kind(), SyntaxError::ReturnNotAllowed));

@@ -202,3 +202,13 @@ fn unreadable_and_invalid_utf8_files_in_a_batch() {
     assert_eq!(codes(&info), ["read-error"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_parser_panic_is_a_diagnostic() {
+    let info = analyze("export const x = <a:b.c />;", "n.jsx");
+    assert_eq!(codes(&info), ["parser-failure"]);
+    assert_eq!(
+        (info.diagnostics[0].line, info.diagnostics[0].column),
+        (1, 1)
+    );
+}
