@@ -78,8 +78,9 @@ export interface ComponentInfo {
 export interface Diagnostic {
   severity: 'error' | 'warning'
   /**
-   * Stable code: `syntax-error`, `unclosed-frontmatter`, `unsupported-loader-form`,
-   * `unsupported-file`, `read-error`, `invalid-utf8`, `internal-error`.
+   * Stable code: `syntax-error`, `parser-failure`, `too-deeply-nested`,
+   * `unclosed-frontmatter`, `unsupported-loader-form`, `unsupported-file`, `read-error`,
+   * `invalid-utf8`, `internal-error`.
    */
   code: string
   message: string

@@ -55,8 +55,10 @@ export function startLatencyApi({ delayMs = 50 } = {}) {
     }, delay);
     res.on('close', () => clearTimeout(timer));
   });
-  // Loaders fetch with keep-alive; keep idle sockets from holding stop() up.
-  server.keepAliveTimeout = 1_000;
+  // Loaders fetch with keep-alive. undici reuses a socket only while more than a second of the
+  // server's keep-alive remains, so 1 s would mean a new connection per fetch; stop() closes
+  // all connections anyway.
+  server.keepAliveTimeout = 5_000;
 
   return new Promise((resolve, reject) => {
     server.once('error', reject);
