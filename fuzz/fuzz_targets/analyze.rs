@@ -6,7 +6,27 @@ use astro_hoist::batch::analyze_one;
 use astro_hoist::AnalyzeOptions;
 use libfuzzer_sys::fuzz_target;
 
+/// libFuzzer's panic hook aborts on every panic, even one the core catches and turns into a
+/// diagnostic (swc has `unreachable!`s malformed input can reach). Panics on the core's
+/// analysis threads are left to the core; the checks below turn a real bug — an
+/// `internal-error` — into a panic on the fuzzing thread, which still aborts.
+fn let_the_core_catch_its_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let abort = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let on_pool = std::thread::current()
+                .name()
+                .is_some_and(|n| n.starts_with("astro-hoist-"));
+            if !on_pool {
+                abort(info);
+            }
+        }));
+    });
+}
+
 fuzz_target!(|data: &[u8]| {
+    let_the_core_catch_its_panics();
     // JS strings are valid Unicode; the binding only ever sees lossily decoded text.
     let source = String::from_utf8_lossy(data);
     let options = AnalyzeOptions {
