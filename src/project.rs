@@ -316,9 +316,9 @@ impl Resolver {
             let dir = importer.parent().unwrap_or(Path::new("/"));
             return probe(&dir.join(spec)).ok_or(true);
         }
-        if spec.starts_with('/') {
+        if let Some(rest) = spec.strip_prefix('/') {
             // Vite reads `/src/x.astro` as root-relative first, then as a file-system path.
-            return probe(&self.root.join(&spec[1..]))
+            return probe(&self.root.join(rest))
                 .or_else(|| probe(Path::new(spec)))
                 .ok_or(true);
         }

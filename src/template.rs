@@ -276,11 +276,7 @@ impl<'s> Scanner<'s> {
                 }
                 _ => {
                     let start = self.i;
-                    while self.i < self.bytes.len()
-                        && !matches!(self.bytes[self.i], b'=' | b'>' | b'{' | b'"' | b'\'')
-                        && !self.bytes[self.i].is_ascii_whitespace()
-                        && !(self.bytes[self.i] == b'/' && self.peek(1) == b'>')
-                    {
+                    while !self.at_attribute_name_end() {
                         self.i += 1;
                     }
                     names.push(String::from_utf8_lossy(&self.bytes[start..self.i]).into_owned());
@@ -299,6 +295,17 @@ impl<'s> Scanner<'s> {
             }
         }
         (false, names)
+    }
+
+    /// Whether the cursor is past an attribute name: at its end, `=`, `>`, `/>`, whitespace,
+    /// or something that cannot be part of a name.
+    fn at_attribute_name_end(&self) -> bool {
+        match self.bytes.get(self.i) {
+            None => true,
+            Some(b'=' | b'>' | b'{' | b'"' | b'\'') => true,
+            Some(b'/') => self.peek(1) == b'>',
+            Some(b) => b.is_ascii_whitespace(),
+        }
     }
 
     fn attribute_value(&mut self) {
