@@ -4,6 +4,8 @@
 # given number of seconds (default 60). New crashes land in fuzz/artifacts/<target>/; copy
 # them into tests/fuzz-regressions/ so `cargo test` replays them forever.
 #   scripts/fuzz.sh [seconds] [target...]
+# FUZZ_TIMEOUT (seconds, default 10) is how long one input may take before it counts as a
+# hang; the final stats print the slowest input actually seen.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds="${1:-60}"
@@ -20,8 +22,8 @@ for t in "${targets[@]}"; do
   if [ "$t" = analyze ]; then cp -n ../tests/fixtures/*/input.* "corpus/$t/" 2>/dev/null || true; fi
   echo "fuzz: $t for ${seconds}s"
   "target/$target_triple/release/$t" "corpus/$t" \
-    -max_total_time="$seconds" -timeout=1 -rss_limit_mb=4096 -max_len=65536 \
-    -artifact_prefix="artifacts/$t/" -print_final_stats=1 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+== ERROR|SUMMARY|Done)" || true
+    -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=4096 -max_len=65536 \
+    -artifact_prefix="artifacts/$t/" -print_final_stats=1 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|stat::slowest_unit_time_sec|==[0-9]+== ERROR|SUMMARY|Done)" || true
   if ls "artifacts/$t"/* >/dev/null 2>&1; then
     echo "fuzz: $t found crashes:"; ls "artifacts/$t"; exit 1
   fi
