@@ -52,8 +52,10 @@ if (!existsSync(installStamp) || readFileSync(installStamp, 'utf8') !== installP
   writeFileSync(installStamp, installPrint);
 }
 
-const buildStamp = join(root, 'target', `.astro-hoist-build-${profile}`);
-const buildPrint = fingerprint(['Cargo.toml', 'Cargo.lock', 'build.rs', ...listFiles('src')]);
+// One stamp for the one .node file: it names the profile it was built with, so switching
+// between the fast and the release profile rebuilds.
+const buildStamp = join(root, 'target', '.astro-hoist-build');
+const buildPrint = `${profile}:${fingerprint(['Cargo.toml', 'Cargo.lock', 'build.rs', ...listFiles('src')])}`;
 const built = join(root, binary);
 if (!existsSync(built) || !existsSync(buildStamp) || readFileSync(buildStamp, 'utf8') !== buildPrint) {
   const args = ['napi', 'build', '--platform', '--esm'];
