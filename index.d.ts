@@ -78,7 +78,7 @@ export interface ComponentInfo {
 export interface Diagnostic {
   severity: 'error' | 'warning'
   /**
-   * Stable code: `syntax-error`, `parser-failure`, `too-deeply-nested`,
+   * Stable code: `syntax-error`, `parser-failure`, `too-deeply-nested`, `too-ambiguous`,
    * `unclosed-frontmatter`, `unsupported-loader-form`, `unsupported-file`, `read-error`,
    * `invalid-utf8`, `internal-error`.
    */

@@ -126,3 +126,27 @@ test('hostile input on the JS thread: deep nesting, garbage, huge files', async 
   assert.equal(analyzeComponentSync('---', 'fence.astro').diagnostics[0].code, 'unclosed-frontmatter');
   assert.deepEqual(analyzeComponentSync('', 'empty.astro').diagnostics, []);
 });
+
+test('TypeScript that would make the parser backtrack exponentially is refused in time, with a position', async () => {
+  // Each `(a = b < (` nests one more speculative type-argument attempt in swc's TS parser.
+  const expr = `${'(a = b < '.repeat(30)}1${')'.repeat(30)}`;
+  const source = `---
+import Card from './Card.astro';
+const x =
+  ${expr};
+---
+<Card />
+`;
+  const started = performance.now();
+  const info = await analyzeComponent(source, 'src/pages/slow.astro');
+  assert.ok(performance.now() - started < 1000);
+  assert.equal(info.diagnostics.length, 1);
+  const [d] = info.diagnostics;
+  assert.equal(d.code, 'too-ambiguous');
+  assert.equal(d.severity, 'error');
+  assert.deepEqual([d.line, d.column], [4, 10]);
+  assert.match(d.frame, /> 4 \|/);
+  // The template is still read, and the same nesting in JavaScript parses normally.
+  assert.equal(info.usages.length, 1);
+  assert.deepEqual(analyzeComponentSync(`export const y = ${expr};`, 'ok.js').diagnostics, []);
+});

@@ -178,7 +178,7 @@ pub struct LoaderDataCall {
 pub struct Diagnostic {
     #[napi(ts_type = "'error' | 'warning'")]
     pub severity: String,
-    /// Stable code: `syntax-error`, `parser-failure`, `too-deeply-nested`,
+    /// Stable code: `syntax-error`, `parser-failure`, `too-deeply-nested`, `too-ambiguous`,
     /// `unclosed-frontmatter`, `unsupported-loader-form`, `unsupported-file`, `read-error`,
     /// `invalid-utf8`, `internal-error`.
     pub code: String,

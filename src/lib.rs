@@ -34,6 +34,7 @@ pub mod frontmatter;
 pub mod loader;
 pub mod plan;
 pub mod position;
+pub mod prescan;
 pub mod project;
 pub mod script;
 pub mod template;

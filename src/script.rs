@@ -21,6 +21,7 @@ use swc_ecma_visit::{Visit, VisitMutWith, VisitWith};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::loader::{self, Loader};
 use crate::position::{LineIndex, Span};
+use crate::prescan::{self, Grammar, Refusal};
 use serde::{Deserialize, Serialize};
 
 /// The module that exports `getLoaderData`.
@@ -29,10 +30,7 @@ pub const RUNTIME_MODULE: &str = "astro-hoist/runtime";
 /// How many diagnostics of one file are kept; a binary file can produce thousands.
 const MAX_DIAGNOSTICS: usize = 50;
 
-/// Deepest bracket nesting handed to swc. No hand-written code comes near it, while machine
-/// made input far deeper makes swc's recursion and error recovery slow and memory-hungry
-/// (nested labelled blocks grow quadratically), so such a script is reported, not parsed.
-pub const MAX_NESTING: usize = 1_000;
+pub use crate::prescan::MAX_NESTING;
 
 /// Which grammar a script is parsed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,13 +194,33 @@ pub fn analyze_script(
     let mut facts = ScriptFacts::default();
     let source = index.source();
     let text = &source[start..end];
-    if let Some(at) = too_deeply_nested(text.as_bytes()) {
+    let grammar = match dialect {
+        Dialect::Tsx => Grammar::Tsx,
+        _ if dialect.typescript() => Grammar::TypeScript,
+        _ => Grammar::JavaScript,
+    };
+    if let Some(refusal) = prescan::check(text, grammar) {
+        let (at, code, message) = match refusal {
+            Refusal::TooDeeplyNested(at) => (
+                at,
+                "too-deeply-nested",
+                format!("Brackets nest more than {MAX_NESTING} levels deep here; the script is not analyzed"),
+            ),
+            Refusal::TooAmbiguous(at) => (
+                at,
+                "too-ambiguous",
+                "This `<` starts comparisons or type arguments nested inside each other too deeply: \
+                 TypeScript parsing would retry them for an exponential time, so the script is not \
+                 analyzed. Split the expression into smaller statements"
+                    .to_string(),
+            ),
+        };
         facts.diagnostics.push(Diagnostic::at(
             index,
             start + at,
             Severity::Error,
-            "too-deeply-nested",
-            format!("Brackets nest more than {MAX_NESTING} levels deep here; the script is not analyzed"),
+            code,
+            message,
         ));
         return facts;
     }
@@ -272,46 +290,6 @@ pub fn analyze_script(
         });
     }
     facts
-}
-
-/// The offset where bracket nesting first exceeds [`MAX_NESTING`], if it does. Strings,
-/// template literal text and comments are skipped; anything else that opens counts, so the
-/// check can only err towards reporting.
-fn too_deeply_nested(text: &[u8]) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut i = 0;
-    while i < text.len() {
-        match text[i] {
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Some(i);
-                }
-            }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            q @ (b'"' | b'\'') => {
-                i += 1;
-                while i < text.len() && text[i] != q && text[i] != b'\n' {
-                    i += if text[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if text.get(i + 1) == Some(&b'/') => {
-                while i < text.len() && text[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if text.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < text.len() && !(text[i] == b'*' && text[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
 }
 
 pub(crate) fn byte_of(pos: BytePos) -> usize {

@@ -1,7 +1,9 @@
 //! Replays every input in `tests/fuzz-regressions/<target>/` — crashes found by fuzzing (and
-//! by the hostile-input tests) once, kept so they can never come back.
+//! by the hostile-input tests) once, kept so they can never come back. Each must also finish
+//! within a second.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use astro_hoist::batch::analyze_one;
 use astro_hoist::AnalyzeOptions;
@@ -18,12 +20,20 @@ fn analyze_regressions() {
             "/site/src/r.ts",
             "/site/src/r.jsx",
         ] {
+            let started = Instant::now();
             let info = analyze_one(
                 &source,
                 name,
                 &AnalyzeOptions {
                     root: Some("/site".into()),
                 },
+            );
+            // Hangs count too: the bound is one second per input.
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{} as {name} took {:?}",
+                path.display(),
+                started.elapsed()
             );
             assert!(
                 info.diagnostics.iter().all(|d| d.code != "internal-error"),

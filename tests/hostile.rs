@@ -212,3 +212,87 @@ fn a_parser_panic_is_a_diagnostic() {
         (1, 1)
     );
 }
+
+/// swc's TypeScript parser tries `a<…` as type arguments before reading it as a comparison,
+/// and a bracket inside the attempt that holds an expression (a parameter default, a
+/// computed key) starts nested attempts: the time grows about fivefold per level (nine levels
+/// of `(a = b < (…` took 0.9 s, seven units of the fuzzer's `f<(l=a<` 6 s). Such scripts are
+/// refused up front with a positioned diagnostic; the rest of the file is still read.
+#[test]
+fn exponential_type_argument_speculation() {
+    let shapes = [
+        ("(a = b < ", ")"),
+        ("f<(l=a<", ""),
+        ("f<(a = ", ")>"),
+        ("a < {[a < ", "]: 1}"),
+        ("f<({a = ", "})>"),
+        ("g<T>(a, b = c < (", "))"),
+    ];
+    for (open, close) in shapes {
+        let expr = format!("{}1{}", open.repeat(40), close.repeat(40));
+        for (src, name, line) in [
+            (
+                format!("---\nconst x = 1;\nconst y = {expr};\n---\n<Card />\n"),
+                "c.astro",
+                3,
+            ),
+            (format!("export const y =\n  {expr};\n"), "m.ts", 2),
+            (format!("export const y =\n  {expr};\n"), "m.tsx", 2),
+        ] {
+            let started = Instant::now();
+            let info = analyze(&src, name);
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{open:?} as {name}"
+            );
+            assert_eq!(codes(&info), ["too-ambiguous"], "{open:?} as {name}");
+            let d = &info.diagnostics[0];
+            assert_eq!(d.line, line, "{open:?} as {name}");
+            assert!(d.message.contains("exponential"), "{}", d.message);
+            if name.ends_with(".astro") {
+                assert_eq!(info.usages.len(), 1);
+            }
+        }
+        // JavaScript has no type arguments to try: swc reads it once, quickly.
+        let js = analyze(&format!("export const y = {expr};"), "m.js");
+        assert!(!codes(&js).contains(&"too-ambiguous"));
+    }
+    // A leading `<T>(` is a generic arrow function's head or a type assertion (in `.tsx` it
+    // is an element, which swc reads once).
+    let arrows = format!(
+        "export const y = {}1{};",
+        "<T>(a = ".repeat(40),
+        ")".repeat(40)
+    );
+    let started = Instant::now();
+    assert_eq!(codes(&analyze(&arrows, "m.ts")), ["too-ambiguous"]);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// The guard leaves ordinary TypeScript alone, including what looks like it: comparisons
+/// chained or spread over lines without semicolons, deep generic types as in generated
+/// declaration files, defaults inside generic calls, JSX attributes.
+#[test]
+fn ambiguity_guard_accepts_real_shapes() {
+    let deep_type = (0..30).fold("z.ZodString".to_string(), |inner, i| {
+        format!("z.ZodObject<{{\n  a{i}: z.ZodOptional<z.ZodUnion<readonly [z.ZodLiteral<\"x\">, {inner}]>>;\n  [k: string]: unknown;\n}}, z.core.$strip>")
+    });
+    let asi: String = (0..200)
+        .map(|i| format!("const c{i} = a < b{i}\nfoo(c{i} < (d = e < f))\n"))
+        .collect();
+    let sources = [
+        ("x.ts", format!("export declare const schema: {deep_type};\n")),
+        ("x.ts", asi),
+        ("x.ts", "const f = useCallback<(e: Event) => void>((e = ev) => g(e < h, (i = j < k)), []);\nif (a < b && (c = d < e)) x();\nfor (let i = 0; i < (n = xs.length); i++) {}\n".repeat(50)),
+        ("x.tsx", "export const A = () => <ul>{xs.map((x, i = 0) => <li key={x.id} onClick={(e = null) => set(i < n)}>{x < y ? <b>{x}</b> : `${x < y}`}</li>)}</ul>;\n".repeat(50)),
+        ("x.ts", "type M = { [K in keyof T]: T[K] extends (a: infer A = never) => infer R ? Fn<A, R> : never };\nconst m = new Map<string, Array<{ id: number; tags: Set<string> }>>();\n".repeat(50)),
+    ];
+    for (name, src) in &sources {
+        let info = analyze(src, name);
+        assert!(
+            !codes(&info).contains(&"too-ambiguous"),
+            "{name}: {:?}",
+            info.diagnostics.first()
+        );
+    }
+}
