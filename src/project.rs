@@ -356,21 +356,19 @@ fn probe(path: &Path) -> Option<PathBuf> {
     None
 }
 
-/// `compilerOptions.paths` and `baseUrl` of the root's tsconfig.json (`extends` is not
-/// followed).
+/// `compilerOptions.paths` and `baseUrl` of the root's tsconfig.json, following `extends`
+/// as TypeScript does: a base's options apply unless the extending file sets them, `baseUrl`
+/// is relative to the file that sets it, and `paths` are relative to `baseUrl` or, without
+/// one, to the file that sets them.
 fn tsconfig_paths(root: &Path) -> (Vec<(String, String, Vec<String>)>, PathBuf) {
-    let Ok(text) = std::fs::read_to_string(root.join("tsconfig.json")) else {
-        return (Vec::new(), root.to_path_buf());
-    };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&strip_jsonc(&text)) else {
-        return (Vec::new(), root.to_path_buf());
-    };
-    let options = &json["compilerOptions"];
-    let base = options["baseUrl"]
-        .as_str()
-        .map_or(root.to_path_buf(), |b| root.join(b));
+    let mut found = TsconfigPaths::default();
+    read_tsconfig(&root.join("tsconfig.json"), &mut found, &mut Vec::new());
+    let base = found
+        .base_url
+        .or(found.paths_dir)
+        .unwrap_or_else(|| root.to_path_buf());
     let mut paths = Vec::new();
-    if let Some(map) = options["paths"].as_object() {
+    if let Some(map) = found.paths.as_ref().and_then(|p| p.as_object()) {
         for (pattern, targets) in map {
             let (prefix, suffix) = pattern.split_once('*').unwrap_or((pattern, ""));
             let targets = targets
@@ -387,6 +385,78 @@ fn tsconfig_paths(root: &Path) -> (Vec<(String, String, Vec<String>)>, PathBuf) 
     // Longest prefix first, as TypeScript matches.
     paths.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
     (paths, base)
+}
+
+/// What a tsconfig chain says about module paths, the extending file's settings winning.
+#[derive(Default)]
+struct TsconfigPaths {
+    base_url: Option<PathBuf>,
+    paths: Option<serde_json::Value>,
+    /// The folder of the file that set `paths`.
+    paths_dir: Option<PathBuf>,
+}
+
+/// Reads one tsconfig file into `found`: its bases first, then its own options over them.
+/// `chain` (the files extending this one) stops `extends` cycles; an unreadable or invalid
+/// file adds nothing.
+fn read_tsconfig(file: &Path, found: &mut TsconfigPaths, chain: &mut Vec<PathBuf>) {
+    let Ok(file) = file.canonicalize() else {
+        return;
+    };
+    if chain.contains(&file) || chain.len() > 32 {
+        return;
+    }
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return;
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&strip_jsonc(&text)) else {
+        return;
+    };
+    let dir = file.parent().unwrap_or(Path::new("/"));
+    let bases = match &json["extends"] {
+        serde_json::Value::String(one) => vec![one.as_str()],
+        serde_json::Value::Array(many) => many.iter().filter_map(|b| b.as_str()).collect(),
+        _ => Vec::new(),
+    };
+    // With several bases, later ones win: read in order, each over the one before.
+    chain.push(file.clone());
+    for spec in bases {
+        if let Some(base) = tsconfig_file(spec, dir) {
+            read_tsconfig(&base, found, chain);
+        }
+    }
+    chain.pop();
+    let options = &json["compilerOptions"];
+    if let Some(base_url) = options["baseUrl"].as_str() {
+        found.base_url = Some(dir.join(base_url));
+    }
+    if options["paths"].is_object() {
+        found.paths = Some(options["paths"].clone());
+        found.paths_dir = Some(dir.to_path_buf());
+    }
+}
+
+/// The file an `extends` entry names: a path relative to the extending file's folder, or a
+/// package (`astro/tsconfigs/strict`, `@tsconfig/node20`) found in a `node_modules` above it.
+/// `.json` is added when the name has no extension; a bare package means its tsconfig.json.
+fn tsconfig_file(spec: &str, dir: &Path) -> Option<PathBuf> {
+    let with_json = |p: PathBuf| {
+        if p.is_file() {
+            Some(p)
+        } else {
+            let json = PathBuf::from(format!("{}.json", p.to_string_lossy()));
+            if json.is_file() {
+                Some(json)
+            } else {
+                Some(p.join("tsconfig.json")).filter(|t| t.is_file())
+            }
+        }
+    };
+    if spec.starts_with("./") || spec.starts_with("../") || Path::new(spec).is_absolute() {
+        return with_json(dir.join(spec));
+    }
+    dir.ancestors()
+        .find_map(|d| with_json(d.join("node_modules").join(spec)))
 }
 
 /// tsconfig.json is JSON with comments and trailing commas; serde_json takes neither. This

@@ -528,6 +528,79 @@ fn scan_resolves_aliases_tsconfig_paths_and_reports_problems() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// tsconfig `extends` is followed as TypeScript does: a monorepo base sets `paths` relative
+/// to its own folder, a package base is found in node_modules, later bases win over earlier
+/// ones, the extending file wins over both, and a cycle of `extends` ends.
+#[test]
+fn scan_follows_tsconfig_extends() {
+    let outer = project(
+        "extends",
+        &[
+            (
+                "tsconfig.base.json",
+                "{ \"compilerOptions\": { \"paths\": { \"@ui/*\": [\"site/src/shared/*\"], \"@old/*\": [\"nowhere/*\"] } } }",
+            ),
+            ("site/src/shared/Button.astro", "<button/>"),
+            (
+                "site/node_modules/@acme/tsconfig/strict.json",
+                "{ \"extends\": \"../../../tsconfig.json\", \"compilerOptions\": { \"strict\": true } }",
+            ),
+            (
+                "site/tsconfig.json",
+                "{ \"extends\": [\"@acme/tsconfig/strict\", \"../tsconfig.base\"], \"compilerOptions\": { \"strict\": false } }",
+            ),
+            (
+                "site/src/pages/index.astro",
+                &component(&[("Button", "@ui/Button.astro")], "", "<Button/>"),
+            ),
+        ],
+    );
+    let graph = scan_project(
+        &outer.join("site").to_string_lossy(),
+        &ScanOptions::default(),
+    )
+    .unwrap();
+    let page = graph
+        .nodes
+        .iter()
+        .find(|n| n.file == "src/pages/index.astro")
+        .unwrap();
+    let targets: Vec<&str> = page.edges.iter().map(|e| e.to.as_str()).collect();
+    assert_eq!(
+        targets,
+        ["src/shared/Button.astro"],
+        "{:?} {:?}",
+        graph.diagnostics,
+        page
+    );
+    assert!(graph
+        .diagnostics
+        .iter()
+        .all(|d| d.code != "unresolved-import"));
+
+    // The site's own `paths` and `baseUrl` override the base's.
+    std::fs::write(
+        outer.join("site/tsconfig.json"),
+        "{ \"extends\": \"../tsconfig.base.json\", \"compilerOptions\": { \"baseUrl\": \"src\", \"paths\": { \"@ui/*\": [\"ui/*\"] } } }",
+    )
+    .unwrap();
+    std::fs::create_dir_all(outer.join("site/src/ui")).unwrap();
+    std::fs::write(outer.join("site/src/ui/Button.astro"), "<b/>").unwrap();
+    let graph = scan_project(
+        &outer.join("site").to_string_lossy(),
+        &ScanOptions::default(),
+    )
+    .unwrap();
+    let page = graph
+        .nodes
+        .iter()
+        .find(|n| n.file == "src/pages/index.astro")
+        .unwrap();
+    let targets: Vec<&str> = page.edges.iter().map(|e| e.to.as_str()).collect();
+    assert_eq!(targets, ["src/ui/Button.astro"]);
+    std::fs::remove_dir_all(&outer).unwrap();
+}
+
 #[cfg(unix)]
 #[test]
 fn symlink_loops_do_not_hang_a_scan() {
