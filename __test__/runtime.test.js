@@ -529,12 +529,28 @@ describe('middleware', () => {
     assert.equal(await response.text(), 'plain');
   });
 
-  it('creates the state before the page renders', async () => {
+  it('leaves a page that started no loader untouched: same Response, no request state', async () => {
     const astro = fakeAstro();
-    await onRequest(astro, async () => {
-      assert.ok(astro.locals[STATE]);
-      return new Response(null, { status: 204 });
+    const page = new Response('<p>static</p>', { headers: { 'content-type': 'text/html' } });
+    const response = await onRequest(astro, async () => page);
+    assert.equal(response, page);
+    assert.equal(astro.locals[STATE], undefined);
+  });
+
+  it('watches a page whose state a loader created during render (the page\'s own loader)', async () => {
+    const astro = fakeAstro();
+    const own = counting('own');
+    const unread = hanging();
+    const response = await onRequest(astro, async () => {
+      assert.equal(astro.locals[STATE], undefined, 'nothing created before the page renders');
+      await getLoaderData(bind(astro, 'Own', own));
+      __startBatch(astro, [entry('Unread', unread)], { serverTiming: false, speculative: true });
+      return new Response('x');
     });
+    assert.notEqual(astro.locals[STATE], undefined);
+    assert.equal(unread.signal.aborted, false);
+    assert.equal(await response.text(), 'x');
+    assert.equal(unread.signal.aborted, true, 'the body ended: unread loaders are aborted');
   });
 
   it('aborts loader signals when the body has been read to the end, not before', async () => {

@@ -1,11 +1,13 @@
 // astro-hoist/middleware: opens and closes each request's loader state.
 //
-// Before the page renders it creates the request state on `context.locals`; after `next()` it
-// wraps the response body so the request's AbortController fires when the body has been sent or
-// cancelled (or the client disconnects): loaders still running then, e.g. unread speculative ones,
-// see their `signal` abort. It also adds a `Server-Timing` header, one entry per loader.
+// After `next()`, if the page started loaders (its hoisted batch, or its own loader), it wraps the
+// response body so the request's AbortController fires when the body has been sent or cancelled
+// (the client disconnecting ends it too): loaders still running then, e.g. unread speculative
+// ones, see their `signal` abort. It also adds a `Server-Timing` header, one entry per loader.
+// A response whose page started no loader goes out untouched, at no cost: the request state is
+// created by the first loader, not here.
 
-import { __requestState } from './runtime.js';
+import { __existingRequestState } from './runtime.js';
 
 /**
  * @typedef {import('./runtime.js').RequestState} RequestState
@@ -20,21 +22,17 @@ import { __requestState } from './runtime.js';
  * @returns {Promise<Response>}
  */
 export async function onRequest(context, next) {
-  /** @type {RequestState | undefined} */
-  let state;
-  try {
-    state = __requestState(context.locals, context.request);
-  } catch {
-    // No usable locals: loaders still work (state is then created lazily); we just do not watch.
-  }
   /** @type {Response} */
   let response;
   try {
     response = await next();
   } catch (error) {
-    state?.end();
+    __existingRequestState(context.locals)?.end();
     throw error;
   }
+  // Loaders a child starts later, while the body streams, are awaited by that child's render, so
+  // they finish before the body does; the client disconnecting still aborts them.
+  const state = __existingRequestState(context.locals);
   return state ? finishResponse(state, response) : response;
 }
 

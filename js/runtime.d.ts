@@ -118,5 +118,8 @@ export interface RequestState {
 /** @internal The request's state, created on first use. */
 export function __requestState(locals: object, request?: Request): RequestState;
 
+/** @internal The request's state if a loader or batch created it; never throws. */
+export function __existingRequestState(locals: unknown): RequestState | undefined;
+
 /** @internal Called by generated page code: starts the page's hoisted loaders in one batch. */
 export function __startBatch(astro: AstroLike, entries: BatchEntry[], options?: BatchOptions): void;

@@ -171,6 +171,16 @@ export function __requestState(locals, request) {
 }
 
 /**
+ * The request's state if anything created it, without creating one; never throws.
+ * @param {unknown} locals
+ * @returns {RequestState | undefined}
+ */
+export function __existingRequestState(locals) {
+  if (locals === null || (typeof locals !== 'object' && typeof locals !== 'function')) return undefined;
+  return /** @type {RequestState | undefined} */ (Reflect.get(locals, STATE));
+}
+
+/**
  * Starts a page's hoisted loaders in one batch. Called by generated page code at the start of the
  * page's render; not part of the public API.
  * @param {AstroLike} astro the page's `Astro`
