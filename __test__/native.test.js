@@ -143,7 +143,8 @@ const x =
   assert.equal(info.diagnostics.length, 1);
   const [d] = info.diagnostics;
   assert.equal(d.code, 'too-ambiguous');
-  assert.equal(d.severity, 'error');
+  // A warning: Astro may build the file; astro-hoist only leaves it alone.
+  assert.equal(d.severity, 'warning');
   assert.deepEqual([d.line, d.column], [4, 10]);
   assert.match(d.frame, /> 4 \|/);
   // The template is still read, and the same nesting in JavaScript parses normally.

@@ -204,21 +204,27 @@ pub fn analyze_script(
             Refusal::TooDeeplyNested(at) => (
                 at,
                 "too-deeply-nested",
-                format!("Brackets nest more than {MAX_NESTING} levels deep here; the script is not analyzed"),
+                format!(
+                    "Brackets nest more than {MAX_NESTING} levels deep here; the script is not \
+                     analyzed, so a loader in it is not hoisted"
+                ),
             ),
             Refusal::TooAmbiguous(at) => (
                 at,
                 "too-ambiguous",
                 "This `<` starts comparisons or type arguments nested inside each other too deeply: \
                  TypeScript parsing would retry them for an exponential time, so the script is not \
-                 analyzed. Split the expression into smaller statements"
+                 analyzed and a loader in it is not hoisted. Split the expression into smaller \
+                 statements"
                     .to_string(),
             ),
         };
+        // A warning: the script may well be valid, and Astro can still build it; only
+        // astro-hoist leaves it alone.
         facts.diagnostics.push(Diagnostic::at(
             index,
             start + at,
-            Severity::Error,
+            Severity::Warning,
             code,
             message,
         ));
