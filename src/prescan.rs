@@ -79,23 +79,11 @@ pub fn check(text: &str, grammar: Grammar) -> Option<Refusal> {
 }
 
 /// Estimated number of token re-reads beyond one pass that swc's TypeScript parser would
-/// make on `text` (saturating). Exposed for tests that calibrate the limit on real code.
+/// make on `text` (saturating): both passes, without a limit. Exposed for tests that
+/// calibrate the limit on real code.
 pub fn extra_reads(text: &str, grammar: Grammar) -> u64 {
-    let mut speculation = Speculation::new(usize::MAX, grammar, closed_lts(text, grammar));
-    for (at, lexeme) in Lexemes::new(text.as_bytes()) {
-        speculation.step(at, lexeme);
-    }
-    speculation.extra
-}
-
-/// For every `<` in order, whether a `>` at its level closes it: a first pass, since whether
-/// an attempt can succeed decides what it costs.
-fn closed_lts(text: &str, grammar: Grammar) -> Vec<bool> {
-    let mut first = Speculation::new(usize::MAX, grammar, Vec::new());
-    for (at, lexeme) in Lexemes::new(text.as_bytes()) {
-        first.step(at, lexeme);
-    }
-    first.closed
+    let first = Speculation::run(text, grammar, Vec::new());
+    Speculation::run(text, grammar, first.closed).extra
 }
 
 /// Words that continue a type after a name (`T extends U`, `keyof T`, `x is T`), so a name
@@ -224,6 +212,16 @@ impl Speculation {
             after_leading: false,
             after_type_args: false,
         }
+    }
+
+    /// Prices all of `text` without a limit. With `known` empty, every `<` counts as never
+    /// closed (the first pass, an upper bound) and `closed` comes out filled in.
+    fn run(text: &str, grammar: Grammar, known: Vec<bool>) -> Self {
+        let mut speculation = Speculation::new(usize::MAX, grammar, known);
+        for (at, lexeme) in Lexemes::new(text.as_bytes()) {
+            speculation.step(at, lexeme);
+        }
+        speculation
     }
 
     /// Takes one lexeme; returns the offset of the outermost open `<` once the estimated
@@ -730,10 +728,7 @@ mod tests {
             for (i, unit) in units.iter().enumerate() {
                 for other in &units[i..] {
                     let text = format!("{unit}{other}").repeat(3);
-                    let mut first = Speculation::new(usize::MAX, grammar, Vec::new());
-                    for (at, lexeme) in Lexemes::new(text.as_bytes()) {
-                        first.step(at, lexeme);
-                    }
+                    let first = Speculation::run(&text, grammar, Vec::new());
                     assert!(first.extra >= extra_reads(&text, grammar), "{text:?}");
                 }
             }

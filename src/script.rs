@@ -62,6 +62,15 @@ impl Dialect {
         }
     }
 
+    /// The grammar as the pre-scan sees it.
+    fn grammar(self) -> Grammar {
+        match self {
+            Dialect::Frontmatter | Dialect::TypeScript => Grammar::TypeScript,
+            Dialect::Tsx => Grammar::Tsx,
+            Dialect::Jsx | Dialect::JavaScript => Grammar::JavaScript,
+        }
+    }
+
     fn typescript(self) -> bool {
         matches!(
             self,
@@ -194,12 +203,7 @@ pub fn analyze_script(
     let mut facts = ScriptFacts::default();
     let source = index.source();
     let text = &source[start..end];
-    let grammar = match dialect {
-        Dialect::Tsx => Grammar::Tsx,
-        _ if dialect.typescript() => Grammar::TypeScript,
-        _ => Grammar::JavaScript,
-    };
-    if let Some(refusal) = prescan::check(text, grammar) {
+    if let Some(refusal) = prescan::check(text, dialect.grammar()) {
         let (at, code, message) = match refusal {
             Refusal::TooDeeplyNested(at) => (
                 at,
