@@ -70,13 +70,18 @@ export interface ComponentInfo {
   usages: Array<Usage>
   /** Calls to `getLoaderData`, where the integration binds them to this component. */
   loaderDataCalls: Array<LoaderDataCall>
+  /**
+   * Frontmatter statements that may return before the template renders (guards): the
+   * children render only past them.
+   */
+  earlyReturns: Array<Span>
   /** Problems, as data; an analysis never throws for bad input. */
   diagnostics: Array<Diagnostic>
 }
 
 /** A problem found in a file, in the file's own coordinates. */
 export interface Diagnostic {
-  severity: 'error' | 'warning'
+  severity: 'error' | 'warning' | 'info'
   /**
    * Stable code: `syntax-error`, `parser-failure`, `too-deeply-nested`, `too-ambiguous`,
    * `unclosed-frontmatter`, `unsupported-loader-form`, `unsupported-file`, `read-error`,
@@ -179,6 +184,21 @@ export interface LoaderInfo {
   hoistable: boolean
   /** Why it cannot, when `hoistable` is false. */
   reason?: string
+  /** The module the loader moves into (present exactly when `hoistable`). */
+  module?: LoaderModuleInfo
+}
+
+/**
+ * A loader moved into a module of its own: the loader and the exported declarations it reads,
+ * plus the imports they read. A page imports the loader from this module instead of the
+ * component, and the component imports it back, so both share one module instance.
+ */
+export interface LoaderModuleInfo {
+  imports: Array<ModuleImport>
+  /** The statements moved out of the component, in source order. */
+  statements: Array<Span>
+  /** The names they export (`loader` among them). */
+  exports: Array<string>
 }
 
 /** What a loader reads. */
@@ -196,6 +216,16 @@ export interface LoaderReads {
   context: Array<string>
   /** Frontmatter variables declared without `export` that it reads (render-time only). */
   locals: Array<string>
+}
+
+/** One name a loader module imports. */
+export interface ModuleImport {
+  /** The specifier as the component writes it. */
+  source: string
+  /** `default`, `*` (namespace) or an export name. */
+  imported: string
+  /** The local name the moved code uses. */
+  local: string
 }
 
 /** The plan of one page. */
@@ -310,7 +340,7 @@ export interface ReexportName {
 export interface ScanDiagnostic {
   /** Root-relative path of the file it is in. */
   file: string
-  severity: 'error' | 'warning'
+  severity: 'error' | 'warning' | 'info'
   /** `unresolved-import`, or a file diagnostic's code. */
   code: string
   message: string

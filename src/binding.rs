@@ -137,6 +137,31 @@ pub struct LoaderInfo {
     pub hoistable: bool,
     /// Why it cannot, when `hoistable` is false.
     pub reason: Option<String>,
+    /// The module the loader moves into (present exactly when `hoistable`).
+    pub module: Option<LoaderModuleInfo>,
+}
+
+/// One name a loader module imports.
+#[napi(object)]
+pub struct ModuleImport {
+    /// The specifier as the component writes it.
+    pub source: String,
+    /// `default`, `*` (namespace) or an export name.
+    pub imported: String,
+    /// The local name the moved code uses.
+    pub local: String,
+}
+
+/// A loader moved into a module of its own: the loader and the exported declarations it reads,
+/// plus the imports they read. A page imports the loader from this module instead of the
+/// component, and the component imports it back, so both share one module instance.
+#[napi(object)]
+pub struct LoaderModuleInfo {
+    pub imports: Vec<ModuleImport>,
+    /// The statements moved out of the component, in source order.
+    pub statements: Vec<Span>,
+    /// The names they export (`loader` among them).
+    pub exports: Vec<String>,
 }
 
 /// A component tag in an `.astro` template.
@@ -176,7 +201,7 @@ pub struct LoaderDataCall {
 /// A problem found in a file, in the file's own coordinates.
 #[napi(object)]
 pub struct Diagnostic {
-    #[napi(ts_type = "'error' | 'warning'")]
+    #[napi(ts_type = "'error' | 'warning' | 'info'")]
     pub severity: String,
     /// Stable code: `syntax-error`, `parser-failure`, `too-deeply-nested`, `too-ambiguous`,
     /// `unclosed-frontmatter`, `unsupported-loader-form`, `unsupported-file`, `read-error`,
@@ -217,6 +242,9 @@ pub struct ComponentInfo {
     pub usages: Vec<Usage>,
     /// Calls to `getLoaderData`, where the integration binds them to this component.
     pub loader_data_calls: Vec<LoaderDataCall>,
+    /// Frontmatter statements that may return before the template renders (guards): the
+    /// children render only past them.
+    pub early_returns: Vec<Span>,
     /// Problems, as data; an analysis never throws for bad input.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -364,6 +392,7 @@ impl From<component::ComponentInfo> for ComponentInfo {
                     arg_count: call.arg_count,
                 })
                 .collect(),
+            early_returns: c.early_returns.into_iter().map(Span::from).collect(),
             diagnostics: c
                 .diagnostics
                 .into_iter()
@@ -450,6 +479,19 @@ impl From<loader::Loader> for LoaderInfo {
                 .collect(),
             hoistable: l.hoistable,
             reason: l.reason,
+            module: l.module.map(|m| LoaderModuleInfo {
+                imports: m
+                    .imports
+                    .into_iter()
+                    .map(|i| ModuleImport {
+                        source: i.source,
+                        imported: i.imported,
+                        local: i.local,
+                    })
+                    .collect(),
+                statements: m.statements.into_iter().map(Span::from).collect(),
+                exports: m.exports,
+            }),
         }
     }
 }
@@ -517,7 +559,7 @@ pub struct GraphNode {
 pub struct ScanDiagnostic {
     /// Root-relative path of the file it is in.
     pub file: String,
-    #[napi(ts_type = "'error' | 'warning'")]
+    #[napi(ts_type = "'error' | 'warning' | 'info'")]
     pub severity: String,
     /// `unresolved-import`, or a file diagnostic's code.
     pub code: String,
@@ -796,5 +838,6 @@ fn severity_name(s: Severity) -> &'static str {
     match s {
         Severity::Error => "error",
         Severity::Warning => "warning",
+        Severity::Info => "info",
     }
 }

@@ -5,7 +5,9 @@
 //! `analyzeComponents` or `scanProject` — and a one-byte change is a miss. The disk form is
 //! one JSON file per cache directory, versioned by the crate version, written to a temporary
 //! file and renamed into place so a reader never sees half a file and two writers never mix;
-//! a corrupt, truncated or foreign file is ignored and replaced on the next write.
+//! a corrupt, truncated or foreign file is ignored and replaced on the next write. An entry read
+//! from disk is used only once [`crate::trust::consistent`] has checked it against the source:
+//! the cache directory may come from anywhere (a CI cache restored across branches).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -41,7 +43,7 @@ pub struct CacheStats {
 /// The cache. One process-wide instance, [`global`], serves every entry point.
 #[derive(Default)]
 pub struct AnalysisCache {
-    entries: Mutex<HashMap<Key, Arc<ComponentInfo>>>,
+    entries: Mutex<HashMap<Key, Entry>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -51,6 +53,13 @@ struct DiskFile {
     format: String,
     /// Hex key -> analysis.
     entries: HashMap<String, ComponentInfo>,
+}
+
+/// One cached analysis, and whether this process made it (or checked it against its source).
+#[derive(Clone)]
+struct Entry {
+    info: Arc<ComponentInfo>,
+    trusted: bool,
 }
 
 /// The process-wide cache.
@@ -81,22 +90,36 @@ impl AnalysisCache {
         options: &AnalyzeOptions,
     ) -> (ComponentInfo, Key, bool) {
         let key = key(source, filename, options);
-        if let Some(hit) = self.entries.lock().get(&key).cloned() {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return ((*hit).clone(), key, true);
+        let found = self.entries.lock().get(&key).cloned();
+        if let Some(hit) = found {
+            if hit.trusted
+                || crate::trust::consistent(&hit.info, source, filename, options.root.as_deref())
+            {
+                if !hit.trusted {
+                    self.insert(key, (*hit.info).clone(), true);
+                }
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return ((*hit.info).clone(), key, true);
+            }
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let info = analyze_component(source, filename, options);
-        self.insert(key, info.clone());
+        self.insert(key, info.clone(), true);
         (info, key, false)
     }
 
-    fn insert(&self, key: Key, info: ComponentInfo) {
+    fn insert(&self, key: Key, info: ComponentInfo, trusted: bool) {
         let mut entries = self.entries.lock();
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(key, Arc::new(info));
+        entries.insert(
+            key,
+            Entry {
+                info: Arc::new(info),
+                trusted,
+            },
+        );
     }
 
     /// Hits and misses since the process started.
@@ -136,7 +159,11 @@ impl AnalysisCache {
         let mut loaded = 0;
         for (hex, info) in file.entries {
             if let Some(key) = parse_key(&hex) {
-                self.insert(key, info);
+                // Never over a trusted entry: the process's own analysis stays.
+                if self.entries.lock().get(&key).is_some_and(|e| e.trusted) {
+                    continue;
+                }
+                self.insert(key, info, false);
                 loaded += 1;
             }
         }
@@ -148,7 +175,7 @@ impl AnalysisCache {
         let entries = {
             let map = self.entries.lock();
             keys.iter()
-                .filter_map(|k| map.get(k).map(|info| (hex(k), (**info).clone())))
+                .filter_map(|k| map.get(k).map(|e| (hex(k), (*e.info).clone())))
                 .collect()
         };
         let file = DiskFile {
@@ -300,6 +327,38 @@ mod tests {
         assert!((5..=40).contains(&loaded) && loaded % 5 == 0, "{loaded}");
         let leftovers = std::fs::read_dir(&dir).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary files left behind");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_forged_disk_entry_is_checked_and_replaced() {
+        let dir = temp_dir("forged");
+        let source = "---\nimport { getLoaderData } from 'astro-hoist/runtime';\nimport { db } from '../lib/db';\nexport const loader = async () => db.get();\nconst d = await getLoaderData();\n---\n<p/>";
+        let cache = AnalysisCache::default();
+        let (info, key, _) = cache.analyze(source, "/site/a.astro", &opts());
+        cache.save_dir(&dir, &[key]).unwrap();
+        let path = dir.join(FILE_NAME);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"../lib/db\""));
+        std::fs::write(&path, text.replace("\"../lib/db\"", "\"evil-package\"")).unwrap();
+
+        let fresh = AnalysisCache::default();
+        assert_eq!(fresh.load_dir(&dir), 1);
+        let (checked, _, hit) = fresh.analyze(source, "/site/a.astro", &opts());
+        assert!(!hit, "the forged entry is a miss");
+        assert_eq!(
+            checked, info,
+            "analyzed again: nothing of the forgery is left"
+        );
+        let (_, _, hit) = fresh.analyze(source, "/site/a.astro", &opts());
+        assert!(hit, "and the fresh analysis is cached");
+
+        // An untouched entry is checked once, then trusted.
+        cache.save_dir(&dir, &[key]).unwrap();
+        let honest = AnalysisCache::default();
+        honest.load_dir(&dir);
+        let (_, _, hit) = honest.analyze(source, "/site/a.astro", &opts());
+        assert!(hit);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

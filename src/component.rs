@@ -44,6 +44,10 @@ pub struct ComponentInfo {
     pub loader: Option<Loader>,
     pub usages: Vec<Usage>,
     pub loader_data_calls: Vec<LoaderDataCall>,
+    /// Frontmatter statements that may return before the template renders (guards such as
+    /// `if (!user) return Astro.redirect('/login')`): the children render only past them.
+    #[serde(default)]
+    pub early_returns: Vec<Span>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -119,6 +123,7 @@ pub fn analyze_component(source: &str, filename: &str, options: &AnalyzeOptions)
         loader: None,
         usages: Vec::new(),
         loader_data_calls: Vec::new(),
+        early_returns: Vec::new(),
         diagnostics: Vec::new(),
     };
     let Some(dialect) = dialect_for(filename) else {
@@ -175,6 +180,7 @@ fn apply(info: &mut ComponentInfo, facts: ScriptFacts) {
     info.reexports = facts.reexports;
     info.loader = facts.loader;
     info.loader_data_calls = facts.loader_data_calls;
+    info.early_returns = facts.early_returns;
     info.diagnostics.extend(facts.diagnostics);
 }
 

@@ -12,6 +12,9 @@ pub enum Severity {
     Error,
     /// The file was understood, but something in it will not behave as its author may expect.
     Warning,
+    /// Worth knowing, not worth a warning (e.g. a `loader` export in a file that does not use
+    /// astro-hoist): tools show it at debug level.
+    Info,
 }
 
 /// A problem in a file, positioned in the file's own coordinates (never the frontmatter's).

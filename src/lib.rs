@@ -30,6 +30,7 @@ pub mod binding;
 pub mod cache;
 pub mod component;
 pub mod diagnostic;
+pub mod extract;
 pub mod frontmatter;
 pub mod loader;
 pub mod plan;
@@ -38,6 +39,7 @@ pub mod prescan;
 pub mod project;
 pub mod script;
 pub mod template;
+pub mod trust;
 
 pub use component::{
     analyze_component, component_id, AnalyzeOptions, ComponentInfo, ComponentKind,

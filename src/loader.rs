@@ -18,8 +18,9 @@ use swc_ecma_ast::{
 use swc_ecma_visit::{Visit, VisitWith};
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::extract::{self, LoaderModule};
 use crate::position::{LineIndex, Span};
-use crate::script::{byte_of, BindingKind, Dialect, RefCollector, Resolved};
+use crate::script::{byte_of, BindingKind, Dialect, RefCollector, Resolved, RUNTIME_MODULE};
 
 /// How a loader is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +77,9 @@ pub struct Loader {
     pub hoistable: bool,
     /// Why not, when it cannot.
     pub reason: Option<String>,
+    /// The module the loader moves into so a page can import it without importing the
+    /// component (see [`crate::extract`]); present exactly when `hoistable`.
+    pub module: Option<LoaderModule>,
 }
 
 const SUPPORTED_FORMS: &str = "`export const loader = async (ctx) => …`, \
@@ -89,13 +93,26 @@ enum Body<'m> {
     Other(&'m Expr),
 }
 
-pub(crate) fn find(index: &LineIndex<'_>, r: &Resolved<'_>) -> (Option<Loader>, Vec<Diagnostic>) {
+/// The component's loader, if it exports one. `loader_data_calls` are the byte spans of its
+/// `getLoaderData()` calls (a loader whose module would contain one is not moved).
+pub(crate) fn find(
+    index: &LineIndex<'_>,
+    r: &Resolved<'_>,
+    loader_data_calls: &[(usize, usize)],
+) -> (Option<Loader>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
+    // A `loader` export may mean something else entirely (another framework's convention): it
+    // is only worth a warning in a file that uses astro-hoist.
+    let severity = if r.imports.iter().any(|i| i.source == RUNTIME_MODULE) {
+        Severity::Warning
+    } else {
+        Severity::Info
+    };
     let mut warn = |byte: usize, what: &str| {
         diagnostics.push(Diagnostic::at(
             index,
             byte,
-            Severity::Warning,
+            severity,
             "unsupported-loader-form",
             format!(
                 "{what} is not a supported loader declaration, so it is not hoisted; declare it as {SUPPORTED_FORMS}"
@@ -206,6 +223,13 @@ pub(crate) fn find(index: &LineIndex<'_>, r: &Resolved<'_>) -> (Option<Loader>, 
             names.join(", ")
         ));
     }
+    let mut module = None;
+    if reasons.is_empty() && r.dialect == Dialect::Frontmatter {
+        match extract::loader_module(index, r, &self_id, loader_data_calls) {
+            Ok(m) => module = Some(m),
+            Err(why) => reasons.push(format!("it cannot move into a module of its own: {why}")),
+        }
+    }
     let loader = Loader {
         kind,
         span: index.span(byte_of(span.lo), byte_of(span.hi)),
@@ -213,6 +237,7 @@ pub(crate) fn find(index: &LineIndex<'_>, r: &Resolved<'_>) -> (Option<Loader>, 
         depends_on,
         hoistable: reasons.is_empty(),
         reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        module,
     };
     (Some(loader), diagnostics)
 }

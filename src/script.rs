@@ -153,6 +153,8 @@ pub struct ScriptFacts {
     pub diagnostics: Vec<Diagnostic>,
     /// Local name -> index into `imports` and the name imported (`default`, a name, or `*`).
     pub import_bindings: HashMap<String, (usize, String)>,
+    /// Frontmatter statements that may return before the template renders.
+    pub early_returns: Vec<Span>,
 }
 
 /// What a module-level binding is.
@@ -274,14 +276,23 @@ pub fn analyze_script(
         }
     };
     errors.sort_by_key(|e| e.span().lo);
-    for error in errors.iter().take(MAX_DIAGNOSTICS) {
+    // swc's error recovery can report one problem several times at the same place.
+    let mut seen = std::collections::HashSet::new();
+    for error in errors.iter() {
+        if facts.diagnostics.len() >= MAX_DIAGNOSTICS {
+            break;
+        }
         let byte = (error.span().lo.0 as usize).saturating_sub(1);
+        let message = error.kind().msg().to_string();
+        if !seen.insert((byte, message.clone())) {
+            continue;
+        }
         facts.diagnostics.push(Diagnostic::at(
             index,
             byte,
             Severity::Error,
             "syntax-error",
-            error.kind().msg().to_string(),
+            message,
         ));
     }
     if let Some(module) = module.as_mut() {
@@ -491,15 +502,12 @@ fn collect(
         imports: &facts.imports,
         exported_as,
     };
-    let (found, mut diagnostics) = loader::find(index, &resolved);
-    facts.loader = found;
-    facts.diagnostics.append(&mut diagnostics);
-
     let mut calls = LoaderDataCalls {
         index,
         getters: Vec::new(),
         namespaces: Vec::new(),
         calls: Vec::new(),
+        bytes: Vec::new(),
     };
     for (id, kind) in &resolved.bindings {
         if let BindingKind::Import { index: i, imported } = kind {
@@ -516,8 +524,44 @@ fn collect(
     if !calls.getters.is_empty() || !calls.namespaces.is_empty() {
         module.visit_with(&mut calls);
     }
+
+    let (found, mut diagnostics) = loader::find(index, &resolved, &calls.bytes);
+    facts.loader = found;
+    facts.diagnostics.append(&mut diagnostics);
     calls.calls.sort_by_key(|c| c.span.start);
     facts.loader_data_calls = calls.calls;
+    if dialect == Dialect::Frontmatter {
+        facts.early_returns = early_returns(index, module);
+    }
+}
+
+/// The frontmatter statements that may return before the template renders (`if (!user) return
+/// Astro.redirect('/login')`): a top-level statement with a `return` outside any nested function.
+fn early_returns(index: &LineIndex<'_>, module: &Module) -> Vec<Span> {
+    struct FindReturn(bool);
+    impl Visit for FindReturn {
+        fn visit_return_stmt(&mut self, _: &swc_ecma_ast::ReturnStmt) {
+            self.0 = true;
+        }
+        // A `return` in a nested function returns from that function, not the frontmatter.
+        fn visit_function(&mut self, _: &swc_ecma_ast::Function) {}
+        fn visit_arrow_expr(&mut self, _: &swc_ecma_ast::ArrowExpr) {}
+        fn visit_class(&mut self, _: &swc_ecma_ast::Class) {}
+        fn visit_getter_prop(&mut self, _: &swc_ecma_ast::GetterProp) {}
+        fn visit_setter_prop(&mut self, _: &swc_ecma_ast::SetterProp) {}
+    }
+    module
+        .body
+        .iter()
+        .filter_map(|item| match item {
+            ModuleItem::Stmt(stmt) => {
+                let mut find = FindReturn(false);
+                stmt.visit_with(&mut find);
+                find.0.then(|| span_of(index, stmt.span()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Something a reference collector can walk: lets one closure take declarators, functions and
@@ -655,6 +699,8 @@ struct LoaderDataCalls<'a, 'i> {
     getters: Vec<Id>,
     namespaces: Vec<Id>,
     calls: Vec<LoaderDataCall>,
+    /// The calls' byte spans.
+    bytes: Vec<(usize, usize)>,
 }
 
 impl Visit for LoaderDataCalls<'_, '_> {
@@ -682,6 +728,8 @@ impl Visit for LoaderDataCalls<'_, '_> {
         let Some(paren) = open_paren_after(source, byte_of(after), byte_of(call.span.hi)) else {
             return;
         };
+        self.bytes
+            .push((byte_of(call.span.lo), byte_of(call.span.hi)));
         self.calls.push(LoaderDataCall {
             span: self
                 .index
