@@ -2,15 +2,13 @@
 // `Astro` is simulated as a plain object; the middleware is called with a fake `next`.
 import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { __requestState, __startBatch, defineLoader, getLoaderData } from '../js/runtime.js';
-import { onRequest, serverTimingHeader } from '../js/middleware.js';
+import { __existingRenderState, __renderState, __startBatch, defineLoader, getLoaderData } from '../js/runtime.js';
+import { onRequest, opaqueServerTimingHeader, serverTimingHeader } from '../js/middleware.js';
 
 // Any rejection nobody handled fails the last test of this file (and node:test's own check).
 /** @type {unknown[]} */
 const unhandled = [];
 process.on('unhandledRejection', (reason) => unhandled.push(reason));
-
-const STATE = Symbol.for('astro-hoist.request');
 
 function fakeAstro(path = '/x', params = {}, init = {}) {
   const url = new URL(`http://127.0.0.1${path}`);
@@ -45,7 +43,7 @@ function counting(value, ms = 0) {
   loader.calls = 0;
   return loader;
 }
-const endRequest = (astro) => __requestState(astro.locals).end();
+const endRequest = (astro) => __renderState(astro).end();
 
 describe('exactly once per request', () => {
   it('runs a batched loader once, however many components and batches ask for it', async () => {
@@ -78,12 +76,12 @@ describe('exactly once per request', () => {
     endRequest(astro);
   });
 
-  it('works without any batch or middleware (state created lazily on locals)', async () => {
+  it('works without any batch or middleware (state created lazily, nothing put on locals)', async () => {
     const astro = fakeAstro();
     const loader = counting(7);
     assert.equal(await getLoaderData(bind(astro, 'Solo', loader)), 7);
-    assert.ok(astro.locals[STATE], 'state lives on Astro.locals');
-    assert.deepEqual(Object.keys(astro.locals), [], 'and is not enumerable');
+    assert.ok(__existingRenderState(astro), 'a render state exists');
+    assert.deepEqual(Reflect.ownKeys(astro.locals), [], 'locals are left alone');
     endRequest(astro);
   });
 });
@@ -459,7 +457,7 @@ describe('per-request state', () => {
     assert.equal(dataA.user, 'alice');
     assert.equal(dataB.slug, 'b');
     assert.equal(dataB.user, 'bob');
-    assert.notEqual(a.locals[STATE], b.locals[STATE]);
+    assert.notEqual(__existingRenderState(a), __existingRenderState(b));
     endRequest(a);
     assert.equal(dataA.signal.aborted, true);
     assert.equal(dataB.signal.aborted, false, 'ending one request does not touch the other');
@@ -472,7 +470,7 @@ describe('per-request state', () => {
     const loader = counting('x', 10);
     __startBatch(astro, [entry('Timed', loader)]);
     await getLoaderData(bind(astro, 'Timed', loader));
-    const [timing] = __requestState(astro.locals).timings();
+    const [timing] = __renderState(astro).timings();
     assert.equal(timing.key, 'Timed');
     assert.equal(timing.component, 'src/components/Timed.astro');
     assert.equal(timing.ok, true);
@@ -483,43 +481,45 @@ describe('per-request state', () => {
 });
 
 describe('middleware', () => {
-  it('adds Server-Timing after the batch settles, listing finished lazy loaders too', async () => {
+  it('never holds the head: returns at once, Server-Timing lists only what has settled by then', async () => {
     const astro = fakeAstro();
-    const slow = counting('slow', 20);
+    const slow = hanging();
     const quick = counting('quick', 1);
-    const lazy = counting('lazy');
+    const own = counting('own');
+    const started = performance.now();
     const response = await onRequest(astro, async () => {
-      __startBatch(astro, [entry('Slow', slow), entry('Quick', quick)]);
-      await getLoaderData(bind(astro, 'Lazy', lazy)); // e.g. the page's own, non-hoistable loader
+      __startBatch(astro, [entry('Slow', slow), entry('Quick', quick)], { serverTiming: 'paths' });
+      await getLoaderData(bind(astro, 'Own', own)); // the page's own loader, awaited by its frontmatter
       return new Response('<p>ok</p>', { status: 201, headers: { 'content-type': 'text/html', 'x-custom': '1' } });
     });
+    assert.ok(performance.now() - started < 200, 'the response came back without waiting for the batch');
     const header = response.headers.get('server-timing');
-    assert.ok(header, 'has Server-Timing');
-    const entries = header.split(', ');
-    assert.equal(entries.length, 3);
-    for (const name of ['Slow', 'Quick', 'Lazy']) {
-      const pattern = new RegExp(`^components\\.${name};dur=\\d+\\.\\d;desc="src/components/${name}\\.astro"$`);
-      assert.ok(entries.some((e) => pattern.test(e)), `${name} in ${header}`);
-    }
-    const slowDur = Number(/components\.Slow;dur=([\d.]+)/.exec(header)?.[1]);
-    assert.ok(slowDur >= 15, 'the slow loader had finished before the headers went out');
+    assert.match(header ?? '', /^components\.Own;dur=\d+\.\d;desc="src\/components\/Own\.astro"$/);
+    assert.equal(slow.signal.aborted, false, 'the slow loader runs on while the body streams');
     assert.equal(response.status, 201);
     assert.equal(response.headers.get('content-type'), 'text/html');
     assert.equal(response.headers.get('x-custom'), '1');
     assert.equal(await response.text(), '<p>ok</p>');
+    assert.equal(slow.signal.aborted, true, 'the body ended: the render is over');
   });
 
-  it('adds no Server-Timing and does not wait when serverTiming is false', async () => {
-    const astro = fakeAstro();
-    const slow = hanging();
-    const response = await onRequest(astro, async () => {
-      __startBatch(astro, [entry('Slow', slow)], { serverTiming: false });
-      return new Response('x');
-    });
-    assert.equal(response.headers.get('server-timing'), null);
-    assert.equal(slow.signal.aborted, false);
-    await response.text();
-    assert.equal(slow.signal.aborted, true);
+  it('Server-Timing: component paths in dev by default, component ids with "opaque", none in production by default', async () => {
+    const run = async (options) => {
+      const astro = fakeAstro();
+      const own = counting('own');
+      const response = await onRequest(astro, async () => {
+        __startBatch(astro, [], options);
+        await getLoaderData(bind(astro, 'Own', own));
+        return new Response('x');
+      });
+      await response.text();
+      return response.headers.get('server-timing');
+    };
+    assert.match((await run({ dev: true })) ?? '', /^components\.Own;dur=[\d.]+;desc="src\/components\/Own\.astro"$/);
+    assert.match((await run({ serverTiming: 'opaque' })) ?? '', /^hoist-Own;dur=[\d.]+$/);
+    assert.equal(await run({}), null, 'production without the option: no header, no paths');
+    assert.equal(await run({ dev: true, serverTiming: false }), null);
+    assert.equal(opaqueServerTimingHeader([{ key: 'a1b2', component: 'src/x.astro', name: 'x', start: 1, end: 3.46, ok: true }]), 'hoist-a1b2;dur=2.5');
   });
 
   it('adds no Server-Timing when no loader ran', async () => {
@@ -529,12 +529,12 @@ describe('middleware', () => {
     assert.equal(await response.text(), 'plain');
   });
 
-  it('leaves a page that started no loader untouched: same Response, no request state', async () => {
+  it('leaves a page that started no loader untouched: same Response, no render state', async () => {
     const astro = fakeAstro();
     const page = new Response('<p>static</p>', { headers: { 'content-type': 'text/html' } });
     const response = await onRequest(astro, async () => page);
     assert.equal(response, page);
-    assert.equal(astro.locals[STATE], undefined);
+    assert.equal(__existingRenderState(astro), undefined);
   });
 
   it('watches a page whose state a loader created during render (the page\'s own loader)', async () => {
@@ -542,12 +542,12 @@ describe('middleware', () => {
     const own = counting('own');
     const unread = hanging();
     const response = await onRequest(astro, async () => {
-      assert.equal(astro.locals[STATE], undefined, 'nothing created before the page renders');
+      assert.equal(__existingRenderState(astro), undefined, 'nothing created before the page renders');
       await getLoaderData(bind(astro, 'Own', own));
       __startBatch(astro, [entry('Unread', unread)], { serverTiming: false, speculative: true });
       return new Response('x');
     });
-    assert.notEqual(astro.locals[STATE], undefined);
+    assert.notEqual(__existingRenderState(astro), undefined);
     assert.equal(unread.signal.aborted, false);
     assert.equal(await response.text(), 'x');
     assert.equal(unread.signal.aborted, true, 'the body ended: unread loaders are aborted');
@@ -702,5 +702,101 @@ describe('unhandled rejections', () => {
   it('none happened in this file', async () => {
     await delay(30);
     assert.deepEqual(unhandled, []);
+  });
+});
+
+describe('one state per render', () => {
+  const render = () => ({}); // stands in for Astro's per-render $$result
+  const bindIn = (astro, result, key, loader) => ({ ...bind(astro, key, loader), result });
+
+  it('two renders sharing one locals object and one request never share runs (a host that reuses locals, a second next())', async () => {
+    const astro = fakeAstro('/a', { slug: 'a' });
+    const first = render();
+    const second = render();
+    let calls = 0;
+    const loader = async ({ params }) => {
+      calls++;
+      if (calls === 1) throw new Error('first render failed');
+      return params.slug;
+    };
+    __startBatch(astro, [entry('Post', loader)], {}, first);
+    await assert.rejects(getLoaderData(bindIn(astro, first, 'Post', loader)), /first render failed/);
+    __startBatch(astro, [entry('Post', loader)], {}, second);
+    assert.equal(await getLoaderData(bindIn(astro, second, 'Post', loader)), 'a', 'the second render ran the loader again');
+    assert.equal(calls, 2);
+    assert.notEqual(__existingRenderState(astro, first), __existingRenderState(astro, second));
+    __renderState(astro, first).end();
+    __renderState(astro, second).end();
+  });
+
+  it('a rewrite: the inner render has its own data and the outer scope ends with the response both return', async () => {
+    const outerAstro = fakeAstro('/posts/old', { slug: 'old' });
+    const innerAstro = { ...fakeAstro('/posts/new', { slug: 'new' }), locals: outerAstro.locals };
+    const outerResult = render();
+    const innerResult = render();
+    const post = counting(null);
+    const slugs = [];
+    const loader = async ({ params, signal }) => {
+      slugs.push(params.slug);
+      loader.signals.push(signal);
+      return params.slug;
+    };
+    loader.signals = [];
+    const response = await onRequest(outerAstro, async () => {
+      // The old page starts its batch, then rewrites: Astro runs the middleware again for the new URL.
+      __startBatch(outerAstro, [entry('Post', loader)], {}, outerResult);
+      return onRequest(innerAstro, async () => {
+        __startBatch(innerAstro, [entry('Post', loader)], {}, innerResult);
+        const data = await getLoaderData(bindIn(innerAstro, innerResult, 'Post', loader));
+        return new Response(`<p data-post-slug="${data}"></p>`);
+      });
+    });
+    assert.equal(await response.text(), '<p data-post-slug="new"></p>');
+    assert.deepEqual(slugs.sort(), ['new', 'old']);
+    assert.equal(loader.signals.every((signal) => signal.aborted), true, 'both renders ended with the body');
+    assert.equal(post.calls, 0);
+  });
+
+  it('concurrent requests through one shared middleware-mode locals object get their own data', async () => {
+    const shared = {};
+    const loader = async ({ params }) => {
+      await delay(params.slug === 'a' ? 10 : 1);
+      return params.slug;
+    };
+    const one = async (slug) => {
+      const astro = { ...fakeAstro(`/${slug}`, { slug }), locals: shared };
+      const result = render();
+      const response = await onRequest(astro, async () => {
+        __startBatch(astro, [entry('Post', loader)], {}, result);
+        return new Response(String(await getLoaderData(bindIn(astro, result, 'Post', loader))));
+      });
+      return response.text();
+    };
+    assert.deepEqual(await Promise.all([one('a'), one('b'), one('a'), one('b')]), ['a', 'b', 'a', 'b']);
+    assert.deepEqual(Reflect.ownKeys(shared), []);
+  });
+
+  it('an error response with no body ends the render at once (Astro renders the error page as a new render)', async () => {
+    const astro = fakeAstro();
+    const loader = hanging();
+    const response = await onRequest(astro, async () => {
+      __startBatch(astro, [entry('A', loader)], {}, render());
+      return new Response(null, { status: 404 });
+    });
+    assert.equal(response.status, 404);
+    assert.equal(loader.signal.aborted, true);
+  });
+
+  it('a 3xx response with a body streams like any other', async () => {
+    const astro = fakeAstro();
+    const result = render();
+    const loader = counting('data');
+    const response = await onRequest(astro, async () => {
+      __startBatch(astro, [entry('A', loader)], {}, result);
+      return new Response(`Redirecting… ${await getLoaderData(bindIn(astro, result, 'A', loader))}`, { status: 302, headers: { location: '/x' } });
+    });
+    assert.equal(response.status, 302);
+    assert.equal(response.headers.get('location'), '/x');
+    assert.equal(await response.text(), 'Redirecting… data');
   });
 });

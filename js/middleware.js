@@ -1,80 +1,134 @@
-// astro-hoist/middleware: opens and closes each request's loader state.
+// astro-hoist/middleware: ties each render's loaders to the response that render produces.
 //
-// After `next()`, if the page started loaders (its hoisted batch, or its own loader), it wraps the
-// response body so the request's AbortController fires when the body has been sent or cancelled
-// (the client disconnecting ends it too): loaders still running then, e.g. unread speculative
-// ones, see their `signal` abort. It also adds a `Server-Timing` header, one entry per loader.
-// A response whose page started no loader goes out untouched, at no cost: the request state is
-// created by the first loader, not here.
+// Each invocation opens a request scope (runtime.js) around `next()`: every render started inside
+// (the page, and in Astro 7 a rewrite's render) registers its loader state there. When `next()`
+// returns a Response and a render of this scope started loaders, the response body is wrapped, so
+// the scope ends (every loader's `signal` aborts, e.g. unread speculative ones) when the body has
+// been sent or cancelled; the client disconnecting ends it too. Nothing waits: the Response goes
+// back at once, its head leaves when plain Astro's would. A response whose renders started no
+// loader goes out untouched, at no cost.
+//
+// `Server-Timing` carries what is known when the head leaves: the loaders that have settled by
+// then (typically the page's own, which its frontmatter awaited). Complete per-loader timings of
+// a streamed page cannot travel in a header that leaves before they finish.
 
-import { __existingRequestState } from './runtime.js';
+import { RequestScope } from './runtime.js';
 
 /**
- * @typedef {import('./runtime.js').RequestState} RequestState
  * @typedef {import('./runtime.js').LoaderTiming} LoaderTiming
+ * @typedef {import('./runtime.js').RenderState} RenderState
  */
+
+/** Responses this middleware produced, and what to do when their body ends. */
+/** @type {WeakMap<Response, (() => void)[]>} */
+const watched = new WeakMap();
 
 /**
  * Astro middleware (`onRequest`). Never throws because of its own bookkeeping: if anything here
  * fails the page's own response goes out unchanged.
- * @param {{ locals: object, request: Request }} context Astro's `APIContext`
+ * @param {{ request: Request }} context Astro's `APIContext`
  * @param {() => Promise<Response>} next
  * @returns {Promise<Response>}
  */
 export async function onRequest(context, next) {
+  const scope = new RequestScope(context?.request, RequestScope.current());
   /** @type {Response} */
   let response;
   try {
-    response = await next();
+    response = await scope.run(next);
   } catch (error) {
-    __existingRequestState(context.locals)?.end();
+    scope.end(error);
     throw error;
   }
-  // Loaders a child starts later, while the body streams, are awaited by that child's render, so
-  // they finish before the body does; the client disconnecting still aborts them.
-  const state = __existingRequestState(context.locals);
-  return state ? finishResponse(state, response) : response;
+  if (scope.states.size === 0) {
+    // No loader yet. A child may still start one while the body streams; its render then ends
+    // with the client's request or when it has read what it started.
+    scope.ended = true;
+    return response;
+  }
+  return finishResponse(scope, response);
 }
 
 /**
- * Adds `Server-Timing` and ties the end of the request to the end of the body.
- * @param {RequestState} state
+ * Adds `Server-Timing` and ties the end of the scope to the end of the body.
+ * @param {RequestScope} scope
  * @param {Response} response
- * @returns {Promise<Response>}
+ * @returns {Response}
  */
-async function finishResponse(state, response) {
+function finishResponse(scope, response) {
   try {
-    const { status } = response;
-    // Redirects, empty bodies and statuses `new Response()` cannot re-create go out untouched:
-    // nothing is left to render, so the request is over now.
-    if (!response.body || response.bodyUsed || status < 200 || status > 599 || (status >= 300 && status < 400)) {
-      state.end();
+    // The same Response again: a rewrite inside the page returned the inner render's response,
+    // which an inner invocation of this middleware already watches.
+    const known = watched.get(response);
+    if (known) {
+      known.push(() => scope.end());
       return response;
     }
-
-    const headers = new Headers(response.headers);
-    if (state.serverTiming) {
-      // Headers leave before the page's children render, and children are where loader data is
-      // read. So to report the hoisted loaders at all we hold the headers until the page's batch
-      // (already started in the page's frontmatter, not speculative) has settled: the same wait the
-      // slowest child would impose on the body anyway, moved before the first byte. Loaders started
-      // lazily that have finished by then are listed too; later ones are not. `settled()` never
-      // rejects. Set `serverTiming: false` to stream the first byte without this wait.
-      await state.settled();
-      const timing = serverTimingHeader(state.timings());
-      if (timing) headers.append('Server-Timing', timing);
+    if (!response.body || response.bodyUsed) {
+      // Nothing left to render (a redirect, an empty error response): the renders are over.
+      scope.end();
+      return response;
     }
-
-    const wrapped = new Response(
-      watchBody(/** @type {ReadableStream<Uint8Array>} */ (response.body), () => state.end()),
-      { status, statusText: response.statusText, headers },
-    );
+    const headers = new Headers(response.headers);
+    const timing = serverTimingOf(scope);
+    if (timing) headers.append('Server-Timing', timing);
+    /** @type {(() => void)[]} */
+    const onEnd = [() => scope.end()];
+    let wrapped;
+    try {
+      wrapped = new Response(watchBody(response.body, () => onEnd.forEach((end) => end())), {
+        status: response.status,
+        statusText: response.statusText,
+        headers,
+      });
+    } catch {
+      // A status `new Response()` cannot re-create: leave it alone; the client's request still
+      // ends its loaders.
+      return response;
+    }
     copyRegisteredSymbols(response, wrapped);
+    watched.set(wrapped, onEnd);
     return wrapped;
   } catch {
     // Our bookkeeping failed; the response must not. Only the client disconnect then ends loaders.
     return response;
   }
+}
+
+/**
+ * The `Server-Timing` value for a scope's renders, as their options ask: metric names from
+ * component paths (`dev` or `'paths'`), opaque component ids in production, or nothing.
+ * @param {RequestScope} scope
+ * @returns {string}
+ */
+function serverTimingOf(scope) {
+  /** @type {LoaderTiming[]} */
+  const timings = [];
+  let paths = false;
+  for (const state of scope.states) {
+    const mode = state.serverTiming ?? (state.dev ? 'paths' : false);
+    if (!mode) continue;
+    paths ||= mode === 'paths';
+    timings.push(...state.timings());
+  }
+  if (timings.length === 0) return '';
+  timings.sort((a, b) => a.start - b.start);
+  return paths ? serverTimingHeader(timings) : opaqueServerTimingHeader(timings);
+}
+
+/**
+ * A `Server-Timing` value that names no file: one metric per loader, named by its component's id
+ * (blake3 of the root-relative path, as `astro-hoist analyze --json` lists it).
+ * @param {LoaderTiming[]} timings
+ * @returns {string}
+ */
+export function opaqueServerTimingHeader(timings) {
+  return timings
+    .map((timing) => {
+      const name = timing.key && /^[A-Za-z0-9]+$/.test(timing.key) ? `hoist-${timing.key}` : 'hoist';
+      return `${name};dur=${Math.max(0, timing.end - timing.start).toFixed(1)}`;
+    })
+    .join(', ');
 }
 
 /**

@@ -46,6 +46,29 @@ export type Loader<T = unknown> = (context: LoaderContext) => T | Promise<T>;
  */
 export function getLoaderData<L extends (...args: any[]) => unknown = Loader>(): Promise<Awaited<ReturnType<L>>>;
 
+/** A loader run that settled (see `onLoaderSettled`). */
+export interface LoaderSettledEvent {
+  /** The component's stable id (blake3 of its root-relative path, as `astro-hoist analyze` lists it). */
+  key: string | null;
+  /** Root-relative path of the component. */
+  component: string | null;
+  /** The URL of the render it ran for. */
+  url: string | undefined;
+  /** `performance.now()` when the loader was called, and when it settled. */
+  start: number;
+  end: number;
+  ok: boolean;
+  /** What it threw or rejected with (or the abort reason), when not `ok`. */
+  error?: unknown;
+}
+
+/**
+ * Calls `listener` each time a loader run settles, with its timing and outcome: the complete
+ * per-loader timings (Server-Timing only carries what had settled when the head left). A
+ * listener that throws is ignored. Returns a function that removes the listener.
+ */
+export function onLoaderSettled(listener: (event: LoaderSettledEvent) => void): () => void;
+
 /** Returns `loader` unchanged; lets TypeScript type its context and infer its result. */
 export function defineLoader<T>(loader: (context: LoaderContext) => T): (context: LoaderContext) => T;
 
@@ -76,8 +99,13 @@ export interface BatchOptions {
   concurrency?: number;
   /** Also start conditional entries; unread ones are aborted when the request ends. */
   speculative?: boolean;
-  /** Add a `Server-Timing` header (default true). */
-  serverTiming?: boolean;
+  /**
+   * `Server-Timing` for this render: `'paths'` names component paths, `'opaque'` component ids,
+   * `false` adds none; unset: `'paths'` when `dev`, else none.
+   */
+  serverTiming?: 'paths' | 'opaque' | false;
+  /** The page was built by `astro dev`. */
+  dev?: boolean;
   /** Keys in the order to start them (others follow in entry order). */
   order?: string[];
 }
@@ -85,6 +113,8 @@ export interface BatchOptions {
 /** @internal The argument the Vite plugin adds to each `getLoaderData()` call. */
 export interface LoaderBind {
   astro: AstroLike;
+  /** Astro's per-render `$$result`: the render this call belongs to. */
+  result?: object;
   key: string;
   loader: Loader<any> | undefined;
   component: string;
@@ -101,25 +131,35 @@ export interface LoaderTiming {
   ok: boolean;
 }
 
-/** @internal The request-scoped registry stored on `locals[Symbol.for('astro-hoist.request')]`. */
-export interface RequestState {
-  /** Aborted when the request ends. */
+/** @internal The registry of one render (one `$$result`). */
+export interface RenderState {
+  /** Aborted when the render ends. */
   readonly controller: AbortController;
-  /** Whether the page asked for a `Server-Timing` header. */
-  readonly serverTiming: boolean;
-  /** Ends the request: aborts every loader's signal. Idempotent. */
+  readonly serverTiming: BatchOptions['serverTiming'];
+  readonly dev: boolean;
+  /** Ends the render: aborts every loader's signal. Idempotent. */
   end(reason?: unknown): void;
-  /** Resolves when the page's non-speculative batch has settled; never rejects. */
-  settled(): Promise<void>;
   /** Timings of the loaders that have settled, by start time. */
   timings(): LoaderTiming[];
 }
 
-/** @internal The request's state, created on first use. */
-export function __requestState(locals: object, request?: Request): RequestState;
+/** @internal One invocation of the astro-hoist middleware: the renders started under it. */
+export class RequestScope {
+  constructor(request: Request | undefined, parent: RequestScope | undefined);
+  readonly parent: RequestScope | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly states: Set<RenderState>;
+  ended: boolean;
+  end(reason?: unknown): void;
+  run<T>(fn: () => T): T;
+  static current(): RequestScope | undefined;
+}
 
-/** @internal The request's state if a loader or batch created it; never throws. */
-export function __existingRequestState(locals: unknown): RequestState | undefined;
+/** @internal The render's state, created on first use. */
+export function __renderState(astro: AstroLike, result?: object): RenderState;
 
-/** @internal Called by generated page code: starts the page's hoisted loaders in one batch. */
-export function __startBatch(astro: AstroLike, entries: BatchEntry[], options?: BatchOptions): void;
+/** @internal The render's state if a loader or batch created it; never throws. */
+export function __existingRenderState(astro: AstroLike, result?: object): RenderState | undefined;
+
+/** @internal Called by generated code: starts a component tree's hoisted loaders in one batch. */
+export function __startBatch(astro: AstroLike, entries: BatchEntry[], options?: BatchOptions, result?: object): void;

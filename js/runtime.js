@@ -1,14 +1,21 @@
-// astro-hoist/runtime: the per-request registry and orchestrator of hoisted loaders.
+// astro-hoist/runtime: the per-render registry and orchestrator of hoisted loaders.
 //
-// A page's generated frontmatter calls `__startBatch(Astro, entries, options)` before any of its
-// own awaits, so every loader of the component tree starts in one batch. When a component renders,
-// its `getLoaderData()` call (rewritten by the Vite plugin to pass a bind object) finds its loader
-// already running or done. Loaders the plugin could not hoist start there instead, still once per
-// request.
+// A component whose tree holds hoistable loaders calls `__startBatch(Astro, entries, options,
+// $$result)` at the start of its render (after the frontmatter's guards), so every loader of that
+// tree starts in one batch. When a component renders, its `getLoaderData()` call (rewritten by the
+// Vite plugin to pass a bind object) finds its loader already running or done. Loaders the plugin
+// could not hoist start there instead, still once per render.
 //
-// Nothing request-scoped lives in this module: all of it hangs off
-// `Astro.locals[Symbol.for('astro-hoist.request')]`. Astro creates one `locals` object per request
-// and shares it between the middleware and every component, so concurrent requests never meet.
+// State belongs to one render of one URL. Astro creates a new `$$result` (its SSRResult) for every
+// render: the page, each `next()` of a middleware, the render after a rewrite, an error page, a
+// server island's request; every component of that render receives the same one. The state is
+// keyed by it in a WeakMap, so a rewrite or an error page never sees another render's data, an
+// object a host shares as `locals` across requests shares nothing, and a finished render's state
+// is collected with it. Nothing request-scoped is module-global: the WeakMap and the
+// AsyncLocalStorage of request scopes live on `globalThis` under registered symbols, so a second
+// copy of this module (one bundled, one from node_modules) shares them.
+
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 /**
  * @typedef {import('./runtime.js').LoaderContext} LoaderContext
@@ -22,13 +29,13 @@
  */
 
 /**
- * One loader's execution within one request.
+ * One loader's execution within one render.
  * @typedef {object} Run
  * @property {string | null} key stable component id; null for a function only `context.load()` knows
  * @property {string | null} component root-relative path of the component that owns the loader
  * @property {LoaderFn} loader
  * @property {LoaderScope} scope the Astro fields handed to the loader
- * @property {AbortController} controller aborts on timeout or at the end of the request
+ * @property {AbortController} controller aborts on timeout or at the end of the render
  * @property {Promise<unknown>} promise the loader's own outcome (a no-op handler is attached)
  * @property {(value: unknown) => void} resolve
  * @property {(error: unknown) => void} reject
@@ -42,7 +49,6 @@
  * @property {Map<string | null, Promise<unknown>>} reads one wrapped promise per reading component
  */
 
-const STATE = Symbol.for('astro-hoist.request');
 const PREFIX = '[astro-hoist]';
 const noop = () => {};
 
@@ -53,34 +59,116 @@ const MISSING_BIND =
   'integration rewrites these calls at build time; without it they cannot know their loader.';
 
 /**
- * The request-scoped registry: every run, the concurrency queue, the request's AbortController and
+ * A value shared by every copy of this module in the process.
+ * @template T
+ * @param {string} name
+ * @param {() => T} create
+ * @returns {T}
+ */
+function processWide(name, create) {
+  const key = Symbol.for(`astro-hoist.${name}`);
+  const global = /** @type {Record<symbol, T>} */ (/** @type {unknown} */ (globalThis));
+  global[key] ??= create();
+  return global[key];
+}
+
+/** @type {WeakMap<object, RenderState>} render identity -> its state */
+const renders = processWide('renders', () => new WeakMap());
+/** @type {AsyncLocalStorage<RequestScope>} the middleware invocation a render runs under */
+const scopes = processWide('scopes', () => new AsyncLocalStorage());
+/** @type {Set<(event: import('./runtime.js').LoaderSettledEvent) => void>} */
+const observers = processWide('observers', () => new Set());
+
+/**
+ * Calls `listener` each time a loader run of any render settles, with its component, its start
+ * and end (performance.now() ms) and its outcome: the complete per-loader timings, which a
+ * streamed response's headers cannot carry. A listener that throws is ignored. Returns a
+ * function that removes the listener.
+ * @param {(event: import('./runtime.js').LoaderSettledEvent) => void} listener
+ * @returns {() => void}
+ */
+export function onLoaderSettled(listener) {
+  observers.add(listener);
+  return () => {
+    observers.delete(listener);
+  };
+}
+
+/**
+ * One invocation of the astro-hoist middleware: the renders started while its `next()` ran. Astro
+ * runs the middleware again for a rewrite or an error page, nested in the first invocation's
+ * async context, so scopes form a chain whose root is the HTTP request.
+ */
+export class RequestScope {
+  /**
+   * @param {Request | undefined} request
+   * @param {RequestScope | undefined} parent
+   */
+  constructor(request, parent) {
+    this.parent = parent;
+    /** The HTTP request's signal (the root scope's): aborted when the client disconnects. */
+    this.signal = parent ? parent.signal : request?.signal;
+    /** @type {Set<RenderState>} */
+    this.states = new Set();
+    this.ended = false;
+  }
+
+  /**
+   * Ends every render of this scope. Idempotent, never throws.
+   * @param {unknown} [reason]
+   */
+  end(reason) {
+    if (this.ended) return;
+    this.ended = true;
+    for (const state of this.states) state.end(reason);
+  }
+
+  /**
+   * Runs `fn` with this scope as the current one (renders started inside register here).
+   * @template T
+   * @param {() => T} fn
+   * @returns {T}
+   */
+  run(fn) {
+    return scopes.run(this, fn);
+  }
+
+  /** The scope `next()` is running under, if the middleware runs. */
+  static current() {
+    return scopes.getStore();
+  }
+}
+
+/**
+ * The registry of one render: every run, the concurrency queue, the render's AbortController and
  * the timings the middleware turns into `Server-Timing`.
  */
-class RequestState {
-  /** @param {Request | undefined} request */
-  constructor(request) {
-    /** Aborted when the request ends; every loader's signal follows it. */
+class RenderState {
+  /** @param {AstroLike} astro */
+  constructor(astro) {
+    /** Aborted when the render ends; every loader's signal follows it. */
     this.controller = new AbortController();
     /** @type {Map<string | LoaderFn, Run>} keyed runs by key, the others by function */
     this.runs = new Map();
-    /** @type {Run[]} every run of this request, in creation order */
+    /** @type {Run[]} every run of this render, in creation order */
     this.list = [];
     /** @type {Map<LoaderFn, { key: string, component: string | null }>} loader -> its component */
     this.registry = new Map();
     /** @type {Run[]} runs waiting for a concurrency slot, in start order */
     this.queue = [];
-    /** @type {Promise<unknown>[]} the non-speculative batch the middleware waits for */
-    this.batch = [];
     this.active = 0;
     this.concurrency = Infinity;
     /** @type {number | undefined} */
     this.timeout = undefined;
-    this.serverTiming = true;
+    /** @type {BatchOptions['serverTiming']} */
+    this.serverTiming = undefined;
+    /** Whether Server-Timing may name component paths (dev). */
+    this.dev = false;
 
     const { signal } = this.controller;
     // One listener for all loaders rather than one per loader: an AbortSignal warns past 10.
     // Settled runs are aborted too: a loader may have returned something (a fetch body, a stream)
-    // that still listens to its signal, and the request that wanted it is over.
+    // that still listens to its signal, and the render that wanted it is over.
     signal.addEventListener(
       'abort',
       () => {
@@ -91,39 +179,32 @@ class RequestState {
       { once: true },
     );
 
-    // A client that disconnects ends the request even if no middleware watches the body.
-    const requestSignal = request?.signal;
-    if (requestSignal) {
-      if (requestSignal.aborted) {
-        this.end(requestSignal.reason);
-      } else {
-        const onAbort = () => this.end(requestSignal.reason);
-        requestSignal.addEventListener('abort', onAbort, { once: true });
-        signal.addEventListener('abort', () => requestSignal.removeEventListener('abort', onAbort), {
-          once: true,
-        });
+    const scope = RequestScope.current();
+    if (scope && !scope.ended) scope.states.add(this);
+    // A client that disconnects ends the render even if no middleware watches the body. A
+    // rewrite's render has a copy of the request; the root scope still has the client's signal.
+    for (const clientSignal of new Set([astro.request?.signal, scope?.signal])) {
+      if (!clientSignal) continue;
+      if (clientSignal.aborted) {
+        this.end(clientSignal.reason);
+        continue;
       }
+      const onAbort = () => this.end(clientSignal.reason);
+      clientSignal.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', () => clientSignal.removeEventListener('abort', onAbort), { once: true });
     }
   }
 
   /**
-   * Ends the request: aborts every loader's signal; runs still pending or queued reject with
+   * Ends the render: aborts every loader's signal; runs still pending or queued reject with
    * `reason`. Idempotent, never throws.
    * @param {unknown} [reason]
    */
   end(reason) {
     if (this.controller.signal.aborted) return;
     this.controller.abort(
-      reason ?? new DOMException(`${PREFIX} the request ended before this loader finished`, 'AbortError'),
+      reason ?? new DOMException(`${PREFIX} the render ended before this loader finished`, 'AbortError'),
     );
-  }
-
-  /**
-   * Resolves once every loader of the non-speculative batch has settled; never rejects.
-   * @returns {Promise<void>}
-   */
-  settled() {
-    return Promise.allSettled(this.batch).then(noop);
   }
 
   /**
@@ -141,55 +222,70 @@ class RequestState {
   }
 
   /**
-   * Applies a batch's options. Later batches of the same request (a rewrite) override.
+   * Applies a batch's options. A later batch of the same render overrides.
    * @param {BatchOptions} options
    */
   configure(options) {
     const { timeout, concurrency } = options;
     if (typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout)) this.timeout = timeout;
     if (typeof concurrency === 'number' && concurrency >= 1) this.concurrency = Math.floor(concurrency);
-    if (options.serverTiming !== undefined) this.serverTiming = options.serverTiming !== false;
+    if (options.serverTiming !== undefined) this.serverTiming = options.serverTiming;
+    if (options.dev !== undefined) this.dev = options.dev === true;
   }
 }
 
 /**
- * The request's state, created on first use (the middleware creates it before the page renders).
- * @param {object} locals `Astro.locals` / `context.locals`
- * @param {Request} [request] its `signal` ends the request on client disconnect
- * @returns {RequestState}
+ * The state of the render `astro` belongs to, created on first use.
+ * @param {AstroLike} astro the component's `Astro`
+ * @param {object} [result] Astro's per-render `$$result`; without it (a compiler that names it
+ *   otherwise) the render is told apart by its request, which a rewrite replaces
+ * @returns {RenderState}
  */
-export function __requestState(locals, request) {
-  if (locals === null || (typeof locals !== 'object' && typeof locals !== 'function')) {
-    throw new TypeError(`${PREFIX} Astro.locals is missing; astro-hoist needs Astro's per-request locals`);
+export function __renderState(astro, result) {
+  if (astro === null || typeof astro !== 'object') {
+    throw new TypeError(`${PREFIX} Astro is missing; getLoaderData() must be called in a component's frontmatter`);
   }
-  const existing = /** @type {RequestState | undefined} */ (Reflect.get(locals, STATE));
-  if (existing) return existing;
-  const state = new RequestState(request);
-  // Non-enumerable: users spreading or logging `locals` should not drag the registry along.
-  Object.defineProperty(locals, STATE, { value: state, configurable: true });
+  const identity = renderIdentity(astro, result);
+  let state = renders.get(identity);
+  if (!state) {
+    state = new RenderState(astro);
+    renders.set(identity, state);
+  }
   return state;
 }
 
 /**
- * The request's state if anything created it, without creating one; never throws.
- * @param {unknown} locals
- * @returns {RequestState | undefined}
+ * The render's state if a loader or batch created it; never creates one, never throws.
+ * @param {AstroLike} astro
+ * @param {object} [result]
+ * @returns {RenderState | undefined}
  */
-export function __existingRequestState(locals) {
-  if (locals === null || (typeof locals !== 'object' && typeof locals !== 'function')) return undefined;
-  return /** @type {RequestState | undefined} */ (Reflect.get(locals, STATE));
+export function __existingRenderState(astro, result) {
+  if (astro === null || typeof astro !== 'object') return undefined;
+  return renders.get(renderIdentity(astro, result));
 }
 
 /**
- * Starts a page's hoisted loaders in one batch. Called by generated page code at the start of the
- * page's render; not part of the public API.
- * @param {AstroLike} astro the page's `Astro`
- * @param {BatchEntry[]} entries every hoisted loader of the page's component tree
+ * @param {AstroLike} astro
+ * @param {object | undefined} result
+ * @returns {object}
+ */
+function renderIdentity(astro, result) {
+  if (result !== null && typeof result === 'object') return result;
+  return astro.request ?? astro;
+}
+
+/**
+ * Starts the hoisted loaders of a component's tree in one batch. Called by generated code at the
+ * start of the component's render (after its guards); not part of the public API.
+ * @param {AstroLike} astro the component's `Astro`
+ * @param {BatchEntry[]} entries every hoisted loader of the component's tree
  * @param {BatchOptions} [options]
+ * @param {object} [result] Astro's per-render `$$result`
  * @returns {void}
  */
-export function __startBatch(astro, entries, options = {}) {
-  const state = __requestState(astro.locals, astro.request);
+export function __startBatch(astro, entries, options = {}, result = undefined) {
+  const state = __renderState(astro, result);
   state.configure(options);
   // Register every entry, started now or not, so `context.load(loader)` dedupes by key.
   for (const entry of entries) {
@@ -203,19 +299,16 @@ export function __startBatch(astro, entries, options = {}) {
   );
   for (const entry of startOrder(startable, options.order)) {
     const loader = /** @type {LoaderFn} */ (entry.loader);
-    // Once per request: an earlier batch, reader or context.load() may have started it.
+    // Once per render: an earlier batch, reader or context.load() may have started it.
     if (lookup(state, entry.key, loader, entry.component)) continue;
-    const run = createRun(state, entry.key, loader, entry.component, astro);
-    // Speculative work is not waited for: nobody may ever read it.
-    if (!entry.conditional) state.batch.push(run.promise);
-    schedule(state, run);
+    schedule(state, createRun(state, entry.key, loader, entry.component, astro));
   }
   drain(state); // a batch may have raised the concurrency limit
 }
 
 /**
- * The data of this component's `loader`: the promise its page's batch already started, or, for
- * loaders that could not be hoisted, a run started now. Once per request either way.
+ * The data of this component's `loader`: the promise a batch already started, or, for loaders
+ * that could not be hoisted, a run started now. Once per render either way.
  *
  * Call it without arguments in the frontmatter of a component that exports `loader`; the
  * astro-hoist integration adds the binding argument at build time.
@@ -226,7 +319,7 @@ export function getLoaderData(bind) {
   if (bind === null || typeof bind !== 'object' || bind.astro === null || typeof bind.astro !== 'object') {
     throw new Error(MISSING_BIND);
   }
-  const { astro, key, loader, component } = bind;
+  const { astro, key, loader, component, result } = bind;
   if (typeof loader !== 'function') {
     throw new Error(
       `${PREFIX} getLoaderData() in ${component ?? 'a component'}: the component does not export a ` +
@@ -234,7 +327,7 @@ export function getLoaderData(bind) {
         '`export const loader = async ({ params, signal }) => { ... }`.',
     );
   }
-  const state = __requestState(astro.locals, astro.request);
+  const state = __renderState(astro, result);
   let run = lookup(state, key, loader, component);
   if (!run) {
     run = createRun(state, key, loader, component, astro);
@@ -266,8 +359,8 @@ function startOrder(entries, order) {
 }
 
 /**
- * The run this request already has for a key (or, without a key, for a function).
- * @param {RequestState} state
+ * The run this render already has for a key (or, without a key, for a function).
+ * @param {RenderState} state
  * @param {string | null | undefined} key
  * @param {LoaderFn} loader
  * @param {string | null | undefined} component
@@ -291,8 +384,8 @@ function lookup(state, key, loader, component) {
 }
 
 /**
- * A new, not yet started run, registered in the request's state.
- * @param {RequestState} state
+ * A new, not yet started run, registered in the render's state.
+ * @param {RenderState} state
  * @param {string | null | undefined} key
  * @param {LoaderFn} loader
  * @param {string | null | undefined} component
@@ -326,7 +419,7 @@ function createRun(state, key, loader, component, astro) {
   // A failure nobody reads (an unread speculative loader, a dependency) must not become an
   // unhandled rejection; readers get their own derived promise.
   run.promise.catch(noop);
-  // Timeout or end of request: readers stop waiting even if the loader ignores its signal.
+  // Timeout or end of the render: readers stop waiting even if the loader ignores its signal.
   const { signal } = run.controller;
   signal.addEventListener('abort', () => settle(state, run, false, signal.reason), { once: true });
 
@@ -344,7 +437,7 @@ function createRun(state, key, loader, component, astro) {
 
 /**
  * Starts `run` now if a slot is free, else queues it.
- * @param {RequestState} state
+ * @param {RenderState} state
  * @param {Run} run
  */
 function schedule(state, run) {
@@ -359,7 +452,7 @@ function schedule(state, run) {
 
 /**
  * Starts queued runs while slots are free.
- * @param {RequestState} state
+ * @param {RenderState} state
  */
 function drain(state) {
   while (state.active < state.concurrency && state.queue.length > 0) {
@@ -370,9 +463,9 @@ function drain(state) {
 }
 
 /**
- * Calls the loader. Its outcome, a timeout or the end of the request settles the run, whichever
+ * Calls the loader. Its outcome, a timeout or the end of the render settles the run, whichever
  * comes first.
- * @param {RequestState} state
+ * @param {RenderState} state
  * @param {Run} run
  * @param {boolean} holdsSlot
  */
@@ -414,7 +507,7 @@ function execute(state, run, holdsSlot) {
 
 /**
  * Settles a run once: records its end, clears its timer, frees its slot.
- * @param {RequestState} state
+ * @param {RenderState} state
  * @param {Run} run
  * @param {boolean} ok
  * @param {unknown} value the loader's value or error
@@ -428,6 +521,16 @@ function settle(state, run, ok, value) {
   run.timer = undefined;
   if (ok) run.resolve(value);
   else run.reject(value);
+  if (observers.size > 0 && run.start !== undefined && run.end !== undefined) {
+    const event = { key: run.key, component: run.component, url: run.scope.url?.href, start: run.start, end: run.end, ok, error: ok ? undefined : value };
+    for (const listener of observers) {
+      try {
+        listener(event);
+      } catch {
+        // An observer must never break a render.
+      }
+    }
+  }
   if (run.holdsSlot) {
     run.holdsSlot = false;
     state.active--;
@@ -436,8 +539,8 @@ function settle(state, run, ok, value) {
 }
 
 /**
- * `context.load(loader)`: the run for `loader` in this request, started if needed.
- * @param {RequestState} state
+ * `context.load(loader)`: the run for `loader` in this render, started if needed.
+ * @param {RenderState} state
  * @param {Run} parent the loader calling `context.load()`
  * @param {unknown} loader
  * @returns {Promise<unknown>}
