@@ -331,14 +331,17 @@ test('errors in rendered .astro files fail (exit 1); in unrendered files and war
   };
   const unrendered = makeProject(t, {
     ...base,
-    'src/components/Let.astro': '---\nexport let loader = async () => 1;\n---\n<p/>\n',
-    'src/pages/index.astro': "---\nimport Ok from '../components/Ok.astro';\nimport Gone from '../components/Gone.astro';\nimport Let from '../components/Let.astro';\n---\n<Ok /><Gone /><Let />\n",
+    'src/components/Let.astro': "---\nimport { getLoaderData } from 'astro-hoist/runtime';\nexport let loader = async () => 1;\n---\n<p/>\n",
+    // A `loader` export in a file that does not use astro-hoist may mean anything: no warning.
+    'src/components/Other.astro': '---\nexport let loader = { kind: "another framework" };\n---\n<p/>\n',
+    'src/pages/index.astro': "---\nimport Ok from '../components/Ok.astro';\nimport Gone from '../components/Gone.astro';\nimport Let from '../components/Let.astro';\nimport Other from '../components/Other.astro';\n---\n<Ok /><Gone /><Let /><Other />\n",
   });
   const fine = run(['analyze', unrendered]);
   assert.equal(fine.code, 0, fine.stdout);
   // A file's own warnings say why a loader is missing from the plan.
   assert.match(fine.stdout, /\nsrc\/pages\/index\.astro\s+1\s+1\s+1 → 1\n/);
-  assert.match(fine.stdout, /\nwarning: src\/components\/Let\.astro:2:1: `export let loader` .* is not a supported loader declaration.*\[unsupported-loader-form\]\n/);
+  assert.match(fine.stdout, /\nwarning: src\/components\/Let\.astro:3:1: `export let loader` .* is not a supported loader declaration.*\[unsupported-loader-form\]\n/);
+  assert.doesNotMatch(fine.stdout, /Other\.astro/);
   assert.match(fine.stdout, /\nerror: src\/components\/Broken\.astro:2:\d+: .* \[syntax-error\]\n/);
   assert.match(fine.stdout, /\nwarning: src\/pages\/index\.astro:3:1: Cannot resolve `\.\.\/components\/Gone\.astro` .*\[unresolved-import\]\n/);
   const rendered = makeProject(t, { ...base, 'src/pages/index.astro': "---\nimport Broken from '../components/Broken.astro';\n---\n<Broken />\n" });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -264,6 +264,46 @@ process.stdout.write(JSON.stringify({ cache: graph.cache, files: graph.nodes.len
   const off = scanInChild({ alias: ALIAS, diskCache: false, cacheDir });
   assert.deepEqual(off.cache, { hits: 0, misses: off.files }, 'diskCache: false ignores cacheDir');
   assert.equal(existsSync(path.join(root, 'node_modules')), false, 'nothing written under the root when cacheDir is given');
+});
+
+test('disk cache: a forged entry (an import the source does not have) changes nothing in the generated code', async (t) => {
+  const root = makeProject({
+    'package.json': '{}',
+    'src/pages/index.astro': "---\nimport { getLoaderData } from 'astro-hoist/runtime';\nimport { db } from '../lib/db';\nexport const loader = async () => db.get();\nconst data = await getLoaderData();\n---\n<p>{data}</p>\n",
+    'src/lib/db.ts': 'export const db = { get: async () => 1 };\n',
+  });
+  const cacheDir = mkdtempSync(path.join(tmpdir(), 'astro-hoist-cache-'));
+  t.after(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+  // A fresh process each time: the scan loads the disk cache into the process-wide cache, which
+  // the Vite plugin's analyses then go through; the output is what the plugin generates.
+  const page = path.join(root, 'src/pages/index.astro');
+  const generate = () => {
+    const script = `import { readFileSync } from 'node:fs';
+import { scanProject, analyzeComponent } from ${JSON.stringify(path.join(repo, 'index.js'))};
+import { loaderModuleCode, transformAstro } from ${JSON.stringify(path.join(repo, 'js/codegen.js'))};
+const graph = await scanProject(${JSON.stringify(root)}, { diskCache: true, cacheDir: ${JSON.stringify(cacheDir)} });
+const source = readFileSync(${JSON.stringify(page)}, 'utf8');
+const info = await analyzeComponent(source, ${JSON.stringify(page)}, { root: ${JSON.stringify(root)} });
+const out = transformAstro({ source, file: ${JSON.stringify(page)}, root: ${JSON.stringify(root)}, info });
+const module = loaderModuleCode({ source, file: ${JSON.stringify(page)}, info });
+process.stdout.write(JSON.stringify({ cache: graph.cache, code: out.code + out.append + module.code }));`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    return JSON.parse(child.stdout);
+  };
+  const honest = generate();
+  const [file] = readdirSync(cacheDir);
+  const cached = path.join(cacheDir, file);
+  const text = readFileSync(cached, 'utf8');
+  assert.ok(text.includes('"../lib/db"'));
+  writeFileSync(cached, text.replaceAll('"../lib/db"', '"evil-package"'));
+  const forged = generate();
+  assert.equal(forged.code, honest.code, 'the same code as from the honest cache');
+  assert.doesNotMatch(forged.code, /evil-package/);
+  assert.equal(generate().cache.hits, 2, 'the forged entry was replaced by a fresh analysis');
 });
 
 test('real components: the .astro files shipped by @astrojs/starlight scan cleanly', async (t) => {

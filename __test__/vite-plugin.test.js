@@ -4,19 +4,22 @@ import path from 'node:path';
 import os from 'node:os';
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import { hoistVitePlugin, isPage, isAstroComponentId, DependencyMap, reportDiagnostics } from '../js/vite-plugin.js';
+import { hoistVitePlugin } from '../js/vite-plugin/index.js';
+import { DependencyMap } from '../js/vite-plugin/hmr.js';
+import { reportDiagnostics, Said } from '../js/vite-plugin/log.js';
+import { isAstroComponentId, isPage } from '../js/paths.js';
 
 /**
  * Stand-in for the native analyzeComponent: enough of the contract, read with regular
  * expressions, for the plugin's plumbing. Markers: `@@error`, `@@warn` (diagnostics), `@@throw`
  * (the call rejects like a native parse error), `Astro.props` in the loader (not hoistable),
  * `&&` on a template line (conditional usage).
- * @returns {{ analyze: import('../js/vite-plugin.js').AnalyzeComponent, calls: string[] }}
+ * @returns {{ analyze: import('../js/vite-plugin/cache.js').AnalyzeComponent, calls: string[] }}
  */
 function fakeCore() {
   /** @type {string[]} */
   const calls = [];
-  /** @type {import('../js/vite-plugin.js').AnalyzeComponent} */
+  /** @type {import('../js/vite-plugin/cache.js').AnalyzeComponent} */
   const analyze = async (source, filename, options = {}) => {
     calls.push(filename);
     if (source.includes('@@throw')) {
@@ -56,6 +59,9 @@ function fakeCore() {
       };
     });
     const loaderMatch = source.match(/export const loader = [^\n]*/);
+    const loaderStart = loaderMatch ? /** @type {number} */ (loaderMatch.index) : 0;
+    const loaderSpan = { ...span, start: loaderStart, end: loaderStart + (loaderMatch ? loaderMatch[0].length : 0), line: 3 };
+    const loaderHoistable = loaderMatch ? !loaderMatch[0].includes('Astro.props') : false;
     const loaderDataCalls = [...source.slice(0, fmEnd).matchAll(/getLoaderData\(/g)].map((m) => ({
       span,
       argsStart: /** @type {number} */ (m.index) + m[0].length,
@@ -83,12 +89,14 @@ function fakeCore() {
             span: { ...span, line: 3 },
             reads: { imports: [], exports: [], astro: false, context: [], locals: [] },
             dependsOn: [],
-            hoistable: !loaderMatch[0].includes('Astro.props'),
-            reason: loaderMatch[0].includes('Astro.props') ? 'the loader reads Astro.props' : null,
+            hoistable: loaderHoistable,
+            reason: loaderHoistable ? null : 'the loader reads Astro.props',
+            module: loaderHoistable ? { imports: [], statements: [loaderSpan], exports: ['loader'] } : null,
           }
         : null,
       usages,
       loaderDataCalls,
+      earlyReturns: [],
       diagnostics,
     };
   };
@@ -158,14 +166,14 @@ function setup(files, extra = {}) {
   const root = makeProject(files);
   const core = fakeCore();
   const logger = fakeLogger();
-  const plugin = hoistVitePlugin({ root, srcDir: path.join(root, 'src'), analyzeComponent: core.analyze, logger, options: { timeout: 100 }, ...extra });
+  const [plugin, imports] = hoistVitePlugin({ root, srcDir: path.join(root, 'src'), analyzeComponent: core.analyze, logger, options: { timeout: 100 }, ...extra });
   /** @param {string} rel @param {any} [ctx] */
   const transform = async (rel, ctx = fakeContext(root), id = path.join(root, rel)) => {
     const code = fs.existsSync(id) ? fs.readFileSync(id, 'utf8') : '';
     const result = await plugin.transform.handler.call(ctx, code, id);
     return { result, ctx };
   };
-  return { root, core, logger, plugin, transform, p: (/** @type {string} */ rel) => path.join(root, rel) };
+  return { root, core, logger, plugin, imports, transform, p: (/** @type {string} */ rel) => path.join(root, rel) };
 }
 
 /** A module graph like Vite's, recording invalidations. */
@@ -187,18 +195,22 @@ const PAGE_FILES = {
   'src/components/Nav.astro': component('export const loader = async () => "nav";'),
 };
 
-test('plugin shape: name, pre-ordered filtered transform', () => {
-  const plugin = hoistVitePlugin({ root: '/r', srcDir: '/r/src', analyzeComponent: fakeCore().analyze });
+test('plugin shape: a pre-ordered transform of raw sources, a normal one after Astro compiles', () => {
+  const [plugin, imports] = hoistVitePlugin({ root: '/r', srcDir: '/r/src', analyzeComponent: fakeCore().analyze });
   assert.equal(plugin.name, 'astro-hoist:transform');
   assert.equal(plugin.transform.order, 'pre');
   assert.ok(plugin.transform.filter.id.test('/r/src/pages/index.astro'));
+  assert.equal(plugin.resolveId.order, 'pre');
+  assert.equal(typeof plugin.load, 'function');
   assert.equal(typeof plugin.hotUpdate, 'function');
   assert.equal(typeof plugin.handleHotUpdate, 'function');
+  assert.equal(imports.name, 'astro-hoist:imports');
+  assert.equal(/** @type {any} */ (imports.transform).order, undefined);
 });
 
 test('skips ids with queries, virtual ids and non-.astro ids without analyzing', async () => {
   const core = fakeCore();
-  const plugin = hoistVitePlugin({ root: '/r', srcDir: '/r/src', analyzeComponent: core.analyze });
+  const [plugin] = hoistVitePlugin({ root: '/r', srcDir: '/r/src', analyzeComponent: core.analyze });
   const ctx = fakeContext('/r');
   for (const id of [
     '/r/src/pages/index.astro?astro&type=style&index=0&lang.css',
@@ -208,6 +220,9 @@ test('skips ids with queries, virtual ids and non-.astro ids without analyzing',
   ]) {
     assert.equal(await plugin.transform.handler.call(ctx, component(), id), null, id);
   }
+  // The browser build never sees frontmatter: nothing of ours belongs there.
+  const client = { ...ctx, environment: { config: { consumer: 'client' } } };
+  assert.equal(await plugin.transform.handler.call(client, component(), '/r/src/pages/index.astro'), null);
   assert.deepEqual(core.calls, []);
   assert.equal(isAstroComponentId('/r/node_modules/astro/components/Code.astro'), true);
 });
@@ -221,8 +236,8 @@ test('isPage: .astro under <srcDir>/pages/, not _-prefixed', () => {
   assert.equal(isPage('/r/src/pagesx/x.astro', '/r/src'), false);
 });
 
-test('component: getLoaderData() bound; nothing watched; node_modules components pass through too', async () => {
-  const { transform, p } = setup({
+test('component: its loader moves out and comes back after compile; getLoaderData() bound; node_modules components too', async () => {
+  const { transform, plugin, imports, p } = setup({
     'src/components/Card.astro': component(),
     'node_modules/kit/Thing.astro': component(),
     'src/components/Plain.astro': '---\nconst x = 1;\n---\n<p/>\n',
@@ -230,25 +245,38 @@ test('component: getLoaderData() bound; nothing watched; node_modules components
   for (const rel of ['src/components/Card.astro', 'node_modules/kit/Thing.astro']) {
     const { result, ctx } = await transform(rel);
     assert.ok(result, rel);
-    assert.match(result.code, new RegExp(`getLoaderData\\(\\{ astro: Astro, key: "[0-9a-f]{16}", loader: loader, component: "${rel}" \\}\\)`));
+    assert.doesNotMatch(result.code, /export const loader/);
+    assert.match(result.code, new RegExp(`getLoaderData\\(\\{ astro: Astro, result: typeof \\$\\$result === "undefined" \\? undefined : \\$\\$result, key: "[0-9a-f]{16}", loader: loader, component: "${rel}" \\}\\)`));
     assert.doesNotMatch(result.code, /__startBatch/);
     assert.ok(result.map.mappings.length > 0);
     assert.deepEqual(ctx.watched, []);
+    const compiled = 'export default function $$Card() {}\n';
+    const appended = imports.transform.handler.call(fakeContext(p('')), compiled, p(rel));
+    assert.ok(appended);
+    assert.equal(appended.code, `${compiled}\nimport { loader as loader } from "./${path.basename(rel)}.hoist-loader.ts";\nexport { loader };\n`);
+    // The loader module resolves next to the component and holds its loader.
+    const moduleId = /** @type {string} */ (plugin.resolveId.handler(`./${path.basename(rel)}.hoist-loader.ts`, p(rel)));
+    assert.equal(moduleId, `${p(rel)}.hoist-loader.ts`);
+    const loaded = await plugin.load.call(fakeContext(p('')), moduleId);
+    assert.match(typeof loaded === 'string' ? loaded : loaded.code, /^\nexport const loader = async \(\) => 1;\n$/);
+    assert.deepEqual(plugin.api.deps.modulesReading(p(rel)), [moduleId]);
   }
   assert.equal((await transform('src/components/Plain.astro')).result, null);
-  void p;
+  assert.equal(plugin.resolveId.handler('./x.ts', p('src/a.astro')), null);
 });
 
 test('page: batch of every descendant loader (slots, layouts, aliases), files watched, reverse map set', async () => {
-  const { transform, plugin, p } = setup(PAGE_FILES);
+  const { transform, plugin, imports, p } = setup(PAGE_FILES);
   const { result, ctx } = await transform('src/pages/index.astro');
   assert.ok(result);
-  assert.ok(result.code.startsWith('---\nimport { __startBatch as $$hoistStart } from "astro-hoist/runtime";\n'));
-  assert.match(result.code, /import \{ loader as \$\$hoistLoader0 \} from "\.\/\.\.\/components\/Nav\.astro";/);
-  assert.match(result.code, /import \{ loader as \$\$hoistLoader1 \} from "\.\/\.\.\/components\/Card\.astro";/);
+  assert.ok(result.code.startsWith('---\n\n;$$hoistStart(Astro, [{ key: '), result.code.slice(0, 50));
   assert.match(result.code, /component: "src\/components\/Nav\.astro", conditional: false/);
-  assert.match(result.code, /\], \{"timeout":100\}\);\nimport Layout/);
-  assert.doesNotMatch(result.code, new RegExp(p('').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no absolute paths');
+  assert.match(result.code, /\], \{"timeout":100\}, typeof \$\$result === "undefined" \? undefined : \$\$result\);\nimport Layout/);
+  const appended = imports.transform.handler.call(fakeContext(p('')), '/* compiled */', p('src/pages/index.astro'))?.code ?? '';
+  assert.match(appended, /^\/\* compiled \*\/\nimport \{ __startBatch as \$\$hoistStart \} from "astro-hoist\/runtime";\n/);
+  assert.match(appended, /import \{ loader as \$\$hoistLoader0 \} from "\.\/\.\.\/components\/Nav\.astro\.hoist-loader\.ts";/);
+  assert.match(appended, /import \{ loader as \$\$hoistLoader1 \} from "\.\/\.\.\/components\/Card\.astro\.hoist-loader\.ts";/);
+  assert.doesNotMatch(result.code + appended, new RegExp(p('').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no absolute paths');
   assert.deepEqual(
     [...ctx.watched].sort(),
     ['src/components/Card.astro', 'src/components/Nav.astro', 'src/layouts/Layout.astro'].map(p).sort(),
@@ -258,6 +286,23 @@ test('page: batch of every descendant loader (slots, layouts, aliases), files wa
     assert.deepEqual(deps.modulesReading(p(rel)), [p('src/pages/index.astro')], rel);
   }
   assert.deepEqual(deps.modulesReading(p('src/pages/index.astro')), [], 'a page does not depend on itself');
+});
+
+test('a layout whose tree has loaders starts its own batch too (an MDX page, an island, or any parent rendering it)', async () => {
+  const { transform } = setup(PAGE_FILES);
+  const { result } = await transform('src/layouts/Layout.astro');
+  assert.ok(result);
+  assert.match(result.code, /\$\$hoistStart\(Astro, \[\{ key: "[0-9a-f]{16}", loader: \$\$hoistLoader0, component: "src\/components\/Nav\.astro"/);
+});
+
+test('a file astro-hoist cannot analyze passes through unchanged unless it uses loaders', async () => {
+  const { transform, logger } = setup({
+    'src/components/Broken.astro': '---\n@@error\n---\n<p/>\n',
+    'src/components/BrokenLoader.astro': component('export const loader = async () => 1; @@error'),
+  });
+  assert.equal((await transform('src/components/Broken.astro')).result, null);
+  assert.match(logger.logs.debug.join('\n'), /Broken\.astro is left as it is/);
+  await assert.rejects(transform('src/components/BrokenLoader.astro'), /error here/);
 });
 
 test('re-transforming a page prunes files it no longer reads', async () => {
@@ -368,7 +413,7 @@ test('a child that stops being hoistable leaves the batch after it changes', asy
 
 test('native error diagnostics -> this.error with loc (0-based column) and frame; warnings once', async () => {
   const { transform } = setup({
-    'src/components/Bad.astro': '---\n@@error\n---\n',
+    'src/components/Bad.astro': '---\n@@error\nconst d = await getLoaderData();\n---\n',
     'src/components/Warn.astro': component('// @@warn'),
   });
   const bad = fakeContext('/');
@@ -388,7 +433,11 @@ test('native error diagnostics -> this.error with loc (0-based column) and frame
 });
 
 test('a rejected native analysis becomes this.error with the native loc', async () => {
-  const { transform } = setup({ 'src/components/Throw.astro': '---\n@@throw\n---\n' });
+  const { transform } = setup({
+    'src/components/Throw.astro': '---\n@@throw\nconst d = await getLoaderData();\n---\n',
+    'src/components/ThrowPlain.astro': '---\n@@throw\n---\n',
+  });
+  assert.equal((await transform('src/components/ThrowPlain.astro')).result, null, 'no loader: passes through');
   const ctx = fakeContext('/');
   await assert.rejects(transform('src/components/Throw.astro', ctx), /Unexpected token/);
   assert.equal(ctx.errors[0].code, 'PARSE');
@@ -425,12 +474,16 @@ test('without a logger, loud notes go to this.warn', async () => {
   assert.match(ctx.warnings[0], /Astro\.props/);
 });
 
-test('conditional children are batched as conditional', async () => {
-  const { transform } = setup({
+test('conditional children: no batch for them alone (an info line says why), batched as conditional with speculative', async () => {
+  const files = {
     'src/pages/index.astro': `---\nimport Card from '../components/Card.astro';\nconst show = true;\n---\n{show && <Card/>}\n`,
     'src/components/Card.astro': component(),
-  });
-  const { result } = await transform('src/pages/index.astro');
+  };
+  const plain = setup(files);
+  assert.equal((await plain.transform('src/pages/index.astro')).result, null);
+  assert.match(plain.logger.logs.info.join('\n'), /Card\.astro:3:1: reached from src\/pages\/index\.astro only through conditional usages/);
+  const speculative = setup(files, { options: { speculative: true } });
+  const { result } = await speculative.transform('src/pages/index.astro');
   assert.match(/** @type {any} */ (result).code, /component: "src\/components\/Card\.astro", conditional: true/);
 });
 
@@ -439,14 +492,14 @@ test('creating a missing file invalidates pages whose walk could not find it', a
     'src/pages/index.astro': `---\nimport Later from '../components/Later.astro';\n---\n<Later/>\n`,
   });
   await transform('src/pages/index.astro');
-  assert.ok(plugin.api.pagesWithMissing.has(p('src/pages/index.astro')));
+  assert.ok(plugin.api.withMissing.has(p('src/pages/index.astro')));
   write(root, 'src/components/Later.astro', component());
   const ssr = fakeModuleGraph([p('src/pages/index.astro')]);
   plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { type: 'create', file: p('src/components/Later.astro'), timestamp: 3, modules: [] });
   assert.equal(ssr.invalidated.length, 1);
   const { result } = await transform('src/pages/index.astro');
   assert.match(/** @type {any} */ (result).code, /Later\.astro/);
-  assert.equal(plugin.api.pagesWithMissing.has(p('src/pages/index.astro')), false);
+  assert.equal(plugin.api.withMissing.has(p('src/pages/index.astro')), false);
 });
 
 test('DependencyMap: set replaces, forget and deleteFile prune both directions', () => {
@@ -465,7 +518,7 @@ test('DependencyMap: set replaces, forget and deleteFile prune both directions',
 
 test('reportDiagnostics without errors only warns', () => {
   const ctx = fakeContext('/');
-  reportDiagnostics(ctx, '/x.astro', [{ severity: 'warning', code: 'w', message: 'm', line: 1, column: 1, offset: 0, frame: '' }], () => true);
+  reportDiagnostics(ctx, '/x.astro', [{ severity: 'warning', code: 'w', message: 'm', line: 1, column: 1, offset: 0, frame: '' }], new Said());
   assert.equal(ctx.errors.length, 0);
   assert.deepEqual(ctx.warnings[0].loc, { file: '/x.astro', line: 1, column: 0 });
 });
@@ -489,6 +542,7 @@ test('integration: validates options in the factory, wires the plugin and the mi
     [{ concurrency: 0 }, /'concurrency'/],
     [{ speculative: 'yes' }, /'speculative' must be true or false/],
     [{ serverTiming: 1 }, /'serverTiming'/],
+    [{ serverTiming: 'yes' }, /'serverTiming' must be true, false or 'paths'/],
     [null, /options must be an object/],
     [[], /options must be an object, got an array/],
   ])) {
@@ -508,8 +562,9 @@ test('integration: validates options in the factory, wires the plugin and the mi
     logger: fakeLogger(),
   });
   assert.equal(updates.length, 1);
-  const [plugin] = updates[0].vite.plugins;
+  const [[plugin, imports]] = updates[0].vite.plugins;
   assert.equal(plugin.name, 'astro-hoist:transform');
+  assert.equal(imports.name, 'astro-hoist:imports');
   assert.deepEqual(middleware, [{ entrypoint: 'astro-hoist/middleware', order: 'pre' }]);
 });
 
@@ -536,7 +591,7 @@ test('with the native core: barrels, namespace, slots, conditional; page keys eq
     'src/components/Card.astro': child('Card'),
     'src/components/Deep.astro': child('Deep'),
   });
-  const plugin = hoistVitePlugin({ root, srcDir: path.join(root, 'src'), analyzeComponent: native });
+  const [plugin, imports] = hoistVitePlugin({ root, srcDir: path.join(root, 'src'), analyzeComponent: native, options: { speculative: true } });
   const exts = ['', '.ts', '/index.ts'];
   const ctx = fakeContext(root);
   ctx.resolve = async (source, importer) => {
@@ -549,7 +604,9 @@ test('with the native core: barrels, namespace, slots, conditional; page keys eq
     const id = path.join(root, rel);
     return /** @type {any} */ (await plugin.transform.handler.call(ctx, fs.readFileSync(id, 'utf8'), id));
   };
+  const pageId = path.join(root, 'src/pages/index.astro');
   const page = (await run('src/pages/index.astro')).code;
+  assert.match(imports.transform.handler.call(ctx, '', pageId)?.code ?? '', /Deep\.astro\.hoist-loader\.ts/);
   const entries = [...page.matchAll(/\{ key: "([0-9a-f]{16})", loader: \$\$hoistLoader\d, component: "([^"]+)", conditional: (true|false) \}/g)].map(
     (m) => [m[2], m[1], m[3]],
   );
@@ -560,6 +617,8 @@ test('with the native core: barrels, namespace, slots, conditional; page keys eq
   for (const [rel, key] of entries) {
     const own = (await run(rel)).code;
     assert.ok(own.includes(`key: "${key}", loader: loader, component: "${rel}"`), rel);
+    const module = await plugin.load.call(ctx, path.join(root, `${rel}.hoist-loader.ts`));
+    assert.equal(module.code, `import { db as db } from "../lib/db.js";\nexport const loader = async ({ signal }) => db('${rel.slice(15, -6)}', signal);\n`);
   }
   assert.deepEqual(
     [...plugin.api.deps.dependencies.get(path.join(root, 'src/pages/index.astro')) ?? []].map((f) => path.relative(root, f)).sort(),

@@ -1,14 +1,24 @@
-// Code generation on raw `.astro` sources: binds each getLoaderData() call to its component,
-// and gives pages the block that starts their hoisted loaders in one batch. Pure functions over
-// strings and the core's ComponentInfo; edits go through magic-string for an exact source map.
+// Code generation for `.astro` components, as pure functions over strings and the core's
+// ComponentInfo; every edit goes through magic-string for an exact source map.
+//
+// Three outputs per component:
+// - `transformAstro` edits the raw `.astro` source before Astro compiles it: it removes the
+//   statements that moved into the loader module, binds each getLoaderData() call to its
+//   component and render, and inserts the `$$hoistStart(...)` call that starts the batch of the
+//   component's tree (after the frontmatter's guards). It returns the import statements those
+//   edits need as `append`, and
+// - `appendImports` adds them at the very end of Astro's compiled module. Astro orders CSS by
+//   each import's index in its importer, and compiled frontmatter imports come before the
+//   component's own style imports: an import anywhere earlier would move every later one.
+// - `loaderModuleCode` is the loader module itself: the loader and the exported declarations it
+//   reads, with the imports they read (see src/extract.rs).
 
-import path from 'node:path';
 import MagicString from 'magic-string';
-import { toComponentPath } from './graph.js';
+import { loaderModuleId, relativeSpecifier, toComponentPath } from './paths.js';
 
 /**
- * @typedef {import('./graph.js').ComponentInfo} ComponentInfo
- * @typedef {import('./graph.js').PageLoader} PageLoader
+ * @typedef {import('../index.js').ComponentInfo} ComponentInfo
+ * @typedef {import('../index.js').LoaderModuleInfo} LoaderModuleInfo
  */
 
 /**
@@ -17,17 +27,17 @@ import { toComponentPath } from './graph.js';
  * @property {number} [timeout]
  * @property {number} [concurrency]
  * @property {boolean} [speculative]
- * @property {boolean} [serverTiming]
+ * @property {'paths' | 'opaque' | false} [serverTiming] resolved for this build (see integration.js)
+ * @property {boolean} [dev] built by `astro dev`
  */
 
 /**
- * A batch entry to generate. `self` marks the page's own loader, which is referenced by its
- * local name instead of being imported.
+ * A loader of the component's tree to start in its batch.
  * @typedef {object} BatchEntry
- * @property {string} file absolute path of the component
+ * @property {string} file absolute path of the component that owns it
  * @property {string} id stable key (the core's id)
  * @property {string} component root-relative posix path
- * @property {boolean} conditional
+ * @property {boolean} conditional reachable only through conditional usages (started only when speculative)
  */
 
 /**
@@ -38,21 +48,16 @@ import { toComponentPath } from './graph.js';
  */
 
 export const RUNTIME_SPECIFIER = 'astro-hoist/runtime';
+/** A name that needs no quotes in an import clause (others use ES2022 string names). */
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 const START_NAME = '$$hoistStart';
 const LOADER_NAME = '$$hoistLoader';
-
 /**
- * Relative posix import specifier from `importer`'s directory to `target`, always starting with
- * `./` (e.g. `./../components/Child.astro`), so it is never taken for a package name and no
- * absolute path ends up in generated code.
- * @param {string} importer absolute path of the importing file
- * @param {string} target absolute path of the imported file
- * @returns {string}
+ * Astro's per-render SSRResult, in scope in every frontmatter (the compiler's parameter name in
+ * Astro 5 and 7). `typeof` keeps the code valid should a compiler ever name it otherwise: the
+ * runtime then tells renders apart by their request.
  */
-export function relativeSpecifier(importer, target) {
-  const relative = path.relative(path.dirname(importer), target).split(path.sep).join('/');
-  return `./${relative}`;
-}
+const RESULT = 'typeof $$result === "undefined" ? undefined : $$result';
 
 /**
  * The object literal passed to one getLoaderData() call.
@@ -61,10 +66,11 @@ export function relativeSpecifier(importer, target) {
  * @returns {string}
  */
 export function loaderBinding(info, component) {
-  // `loader` is a module-level binding (Astro hoists frontmatter exports), so it is in scope at
-  // every call site; without a loader the runtime reports the component's mistake itself.
+  // `loader` is a module-level binding (Astro hoists frontmatter exports; a moved loader is
+  // imported back), so it is in scope at every call site; without a loader the runtime reports
+  // the component's mistake itself.
   const loader = info.loader ? 'loader' : 'undefined';
-  return `{ astro: Astro, key: ${JSON.stringify(info.id)}, loader: ${loader}, component: ${JSON.stringify(component)} }`;
+  return `{ astro: Astro, result: ${RESULT}, key: ${JSON.stringify(info.id)}, loader: ${loader}, component: ${JSON.stringify(component)} }`;
 }
 
 /**
@@ -96,32 +102,31 @@ export function rewriteLoaderDataCalls(s, info, component) {
 }
 
 /**
- * The statements that start a page's hoisted loaders: runtime import, one import of each
- * child's own `loader` export (so the hoisted loader shares that module's imports, exports and
- * state), and the `$$hoistStart(...)` call. Every string is a JSON literal, so any file name
- * yields valid code. Ends with a newline.
+ * The `$$hoistStart(...)` statement and the imports it needs. Every string is a JSON literal, so
+ * any file name yields valid code.
  * @param {BatchEntry[]} entries
  * @param {object} args
- * @param {string} args.page absolute path of the page (import specifiers are relative to it)
+ * @param {string} args.file absolute path of the component starting the batch (import
+ *   specifiers are relative to it; its own loader is its local `loader`)
  * @param {BatchOptions} [args.options]
- * @param {string[]} [args.order] keys in the order to start them under a concurrency limit (the core's plan)
- * @returns {string}
+ * @param {string[]} [args.order] keys in the order to start them under a concurrency limit
+ * @returns {{ statement: string, imports: string[] }}
  */
-export function batchBlock(entries, { page, options = {}, order }) {
-  const lines = [`import { __startBatch as ${START_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`];
+export function batchCode(entries, { file, options = {}, order }) {
+  const imports = [`import { __startBatch as ${START_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`];
   /** @type {string[]} */
   const items = [];
   let n = 0;
   for (const entry of entries) {
     let loader;
-    if (entry.file === page) {
-      loader = 'loader'; // the page's own export, in scope at module level
+    if (entry.file === file) {
+      loader = 'loader'; // its own, imported back from its loader module
     } else {
       loader = `${LOADER_NAME}${n++}`;
-      lines.push(`import { loader as ${loader} } from ${JSON.stringify(relativeSpecifier(page, entry.file))};`);
+      imports.push(`import { loader as ${loader} } from ${JSON.stringify(relativeSpecifier(file, loaderModuleId(entry.file)))};`);
     }
     items.push(
-      `  { key: ${JSON.stringify(entry.id)}, loader: ${loader}, component: ${JSON.stringify(entry.component)}, conditional: ${entry.conditional ? 'true' : 'false'} },`,
+      `{ key: ${JSON.stringify(entry.id)}, loader: ${loader}, component: ${JSON.stringify(entry.component)}, conditional: ${entry.conditional ? 'true' : 'false'} }`,
     );
   }
   const batchOptions = {
@@ -129,29 +134,23 @@ export function batchBlock(entries, { page, options = {}, order }) {
     concurrency: options.concurrency,
     speculative: options.speculative,
     serverTiming: options.serverTiming,
+    dev: options.dev,
     order,
   };
-  lines.push(`${START_NAME}(Astro, [`, ...items, `], ${JSON.stringify(batchOptions)});`);
-  return `${lines.join('\n')}\n`;
+  const statement = `;${START_NAME}(Astro, [${items.join(', ')}], ${JSON.stringify(batchOptions)}, ${RESULT});`;
+  return { statement, imports };
 }
 
 /**
- * Insert `block` at the start of the page's frontmatter content, creating a frontmatter when
- * the page has none.
- * @param {MagicString} s
+ * Where a batch starts in the frontmatter: after its last guard (a statement that may return
+ * before the template renders), else at its start.
  * @param {ComponentInfo} info
- * @param {string} block
+ * @returns {number | null} UTF-16 offset, or null without a frontmatter
  */
-export function injectIntoFrontmatter(s, info, block) {
-  if (info.frontmatter) {
-    // prependRight: the block belongs to the frontmatter's first chunk, before anything a
-    // getLoaderData() rewrite may append at the same offset.
-    s.prependRight(info.frontmatter.start, block);
-  } else {
-    // A file without fences: a frontmatter must open the file (after a byte-order mark).
-    const start = s.original.startsWith('\uFEFF') ? 1 : 0;
-    s.prependRight(start, `---\n${block}---\n`);
-  }
+export function batchOffset(info) {
+  if (!info.frontmatter) return null;
+  const guards = info.earlyReturns ?? [];
+  return guards.length > 0 ? guards[guards.length - 1].end : info.frontmatter.start;
 }
 
 /**
@@ -161,21 +160,111 @@ export function injectIntoFrontmatter(s, info, block) {
  * @param {string} args.file absolute path
  * @param {string} args.root project root
  * @param {ComponentInfo} args.info the core's analysis of `source`
- * @param {PageLoader[] | null} [args.loaders] for pages: the graph's loaders (only hoistable ones are batched)
+ * @param {BatchEntry[]} [args.entries] loaders of the component's tree to start in its batch
  * @param {BatchOptions} [args.options]
- * @param {string[]} [args.order] for pages: start order under a concurrency limit
- * @returns {{ code: string, map: import('magic-string').SourceMap, warnings: CodegenWarning[] } | null} null: nothing to change
+ * @param {string[]} [args.order] start order under a concurrency limit
+ * @returns {{ code: string, map: import('magic-string').SourceMap, warnings: CodegenWarning[], append: string } | null}
+ *   null: nothing to change. `append`: statements to add after Astro compiled the result.
  */
-export function transformAstro({ source, file, root, info, loaders = null, options = {}, order }) {
+export function transformAstro({ source, file, root, info, entries = [], options = {}, order }) {
   const s = new MagicString(source);
   const component = toComponentPath(root, file);
+  /** @type {string[]} */
+  const append = [];
+
+  const module = info.loader?.module;
+  if (module) {
+    // The loader and what it reads now live in the loader module; the component imports them back.
+    for (const span of module.statements) s.remove(span.start, span.end);
+    // The imports the moved code read stay read here: a TypeScript transform drops an import
+    // nothing reads, and Astro would then import that module later (through its metadata
+    // imports), after the component's styles: every later import index, and the CSS order
+    // Astro derives from them, would move.
+    const locals = [...new Set(module.imports.map((i) => i.local))];
+    if (locals.length > 0) s.appendLeft(module.statements[0].start, `void [${locals.join(', ')}];`);
+    const names = module.exports.map((name) => `${name} as ${name}`).join(', ');
+    append.push(`import { ${names} } from ${JSON.stringify(relativeSpecifier(file, loaderModuleId(file)))};`);
+    append.push(`export { ${module.exports.join(', ')} };`);
+  }
+
   const warnings = rewriteLoaderDataCalls(s, info, component);
-  const entries = (loaders ?? []).filter((loader) => loader.hoistable);
-  if (entries.length > 0) injectIntoFrontmatter(s, info, batchBlock(entries, { page: file, options, order }));
+
+  if (entries.length > 0) {
+    const { statement, imports } = batchCode(entries, { file, options, order });
+    append.unshift(...imports);
+    const at = batchOffset(info);
+    if (at === null) {
+      // A file without fences: a frontmatter must open the file (after a byte-order mark).
+      s.prependRight(source.startsWith('\uFEFF') ? 1 : 0, `---\n${statement}\n---\n`);
+    } else {
+      // prependRight: before anything a getLoaderData() rewrite may append at the same offset.
+      s.prependRight(at, `\n${statement}\n`);
+    }
+  }
+
   if (!s.hasChanged()) return null;
   return {
     code: s.toString(),
     map: s.generateMap({ hires: true, includeContent: true, source: file, file }),
     warnings,
+    append: append.length > 0 ? `\n${append.join('\n')}\n` : '',
   };
+}
+
+/**
+ * Appends `append` (from `transformAstro`) to Astro's compiled module.
+ * @param {string} code the compiled module
+ * @param {string} id
+ * @param {string} append
+ * @returns {{ code: string, map: import('magic-string').SourceMap }}
+ */
+export function appendImports(code, id, append) {
+  const s = new MagicString(code);
+  s.append(append);
+  return { code: s.toString(), map: s.generateMap({ hires: 'boundary', source: id, file: id }) };
+}
+
+/**
+ * The loader module of a component: its import lines, then the moved statements in source order
+ * (sliced from the source, so the map points into the `.astro` file).
+ * @param {object} args
+ * @param {string} args.source raw `.astro` source
+ * @param {string} args.file absolute path of the component
+ * @param {ComponentInfo} args.info
+ * @param {Map<string, string>} [args.sources] import specifiers to replace: a component another
+ *   loader reads the loader of (`ctx.load(user)`) is imported through its own loader module, not
+ *   as a component
+ * @returns {{ code: string, map: import('magic-string').SourceMap } | null} null: the component has no loader module
+ */
+export function loaderModuleCode({ source, file, info, sources = new Map() }) {
+  const module = info.loader?.module;
+  if (!module || module.statements.length === 0) return null;
+  /** @type {Map<string, string[]>} source -> import clauses */
+  const bySource = new Map();
+  for (const item of module.imports) {
+    const from = sources.get(item.source) ?? item.source;
+    const list = bySource.get(from) ?? [];
+    if (item.imported === '*') list.push(`* as ${item.local}`);
+    else if (item.imported === 'default') list.push(`default as ${item.local}`);
+    else list.push(`${IDENTIFIER.test(item.imported) ? item.imported : JSON.stringify(item.imported)} as ${item.local}`);
+    bySource.set(from, list);
+  }
+  /** @type {string[]} */
+  const lines = [];
+  for (const [from, clauses] of bySource) {
+    // A namespace import cannot share a statement with named ones.
+    for (const clause of clauses.filter((c) => c.startsWith('* as '))) lines.push(`import ${clause} from ${JSON.stringify(from)};`);
+    const named = clauses.filter((c) => !c.startsWith('* as '));
+    if (named.length > 0) lines.push(`import { ${named.join(', ')} } from ${JSON.stringify(from)};`);
+  }
+  const s = new MagicString(source);
+  let at = 0;
+  module.statements.forEach((span, i) => {
+    const gap = i === 0 ? `${lines.join('\n')}\n` : '\n';
+    if (span.start > at) s.overwrite(at, span.start, gap);
+    else s.prependLeft(span.start, gap);
+    at = span.end;
+  });
+  if (at < source.length) s.overwrite(at, source.length, '\n');
+  return { code: s.toString(), map: s.generateMap({ hires: true, includeContent: true, source: file, file: loaderModuleId(file) }) };
 }

@@ -3,7 +3,9 @@
 // page should register. Pure: file access and resolution are injected, so this runs the same
 // in the Vite plugin, the CLI and the tests.
 
-import path from 'node:path';
+import { toComponentPath } from './paths.js';
+
+export { toComponentPath };
 
 /**
  * The native core's output (index.d.ts, generated from the Rust binding; shape in
@@ -33,7 +35,7 @@ import path from 'node:path';
  * Something the walk could not follow or could not hoist. `file`/`line`/`column` point at the
  * place to fix (the usage, the import, or the loader).
  * @typedef {object} NotHoisted
- * @property {'loader-not-hoistable' | 'loader-unused' | 'unresolved-import' | 'analyze-failed'
+ * @property {'loader-not-hoistable' | 'loader-unused' | 'loader-conditional' | 'unresolved-import' | 'analyze-failed'
  *   | 'unknown-component' | 'export-not-found' | 'reexport-cycle' | 'server-island'} code
  * @property {string} file
  * @property {string} component root-relative posix path of `file`
@@ -63,17 +65,6 @@ const SCRIPT_FILE = /\.[cm]?[jt]sx?$/;
 const FRAMEWORK_SCRIPT_FILE = /\.[jt]sx$/;
 /** Tag roots that are never imported: Astro built-ins. */
 const BUILTIN_TAGS = new Set(['Fragment', 'Astro']);
-
-/**
- * Root-relative posix path of `file` (the form the core hashes into the component id).
- * @param {string} root
- * @param {string} file
- * @returns {string}
- */
-export function toComponentPath(root, file) {
-  // Split on the platform separator only: on posix a backslash is a legal file-name character.
-  return path.relative(root, file).split(path.sep).join('/');
-}
 
 /**
  * Whether a usage is conditional: its own tag is inside a `{...}` expression, or it is slot
@@ -377,6 +368,9 @@ export async function walkComponentGraph({ page, root, analyze, resolve }) {
     }
     const { info } = analysis;
     const usages = info.usages ?? [];
+    // Past the root, a component that may return early (a guard) renders its children only
+    // sometimes: they start with its own batch, after the guard, not with the root's.
+    const guarded = file !== page && (info.earlyReturns ?? []).length > 0;
     // Resolve every usage up front (concurrently), then descend in document order so the
     // result does not depend on timing.
     const targets = await Promise.all(usages.map((usage) => resolveUsage(info, file, usage)));
@@ -393,7 +387,7 @@ export async function walkComponentGraph({ page, root, analyze, resolve }) {
           note(makeNote('server-island', file, `<${usages[i].name} server:defer> renders in its own request: its loaders are not started with the page`, { line, column }));
           continue;
         }
-        await visit(target.file, conditional || isConditionalUsage(usages, i));
+        await visit(target.file, conditional || guarded || isConditionalUsage(usages, i));
       }
     }
   };
@@ -424,6 +418,15 @@ export async function walkComponentGraph({ page, root, analyze, resolve }) {
           line: loader.span.line,
           column: loader.span.column,
         }),
+      );
+    } else if (conditional && file !== page) {
+      note(
+        makeNote(
+          'loader-conditional',
+          file,
+          `reached from ${toComponentPath(root, page)} only through conditional usages ({…}) or a guard: it starts when its component (or a conditional ancestor) renders; speculative: true starts it with the batch`,
+          { line: loader.span.line, column: loader.span.column },
+        ),
       );
     }
     loaders.push({ file, id: info.id, component, conditional, hoistable, reason: hoistable ? null : (reason ?? 'the loader cannot be hoisted') });

@@ -3,12 +3,17 @@ import type { AstroIntegration } from 'astro';
 export interface HoistOptions {
   /** Abort a loader after this many milliseconds (positive number). */
   timeout?: number;
-  /** How many loaders of one request may run at once (positive integer). */
+  /** How many loaders of one render may run at once (positive integer). */
   concurrency?: number;
   /** Also start loaders of conditionally rendered components early; aborted if unused. Default false. */
   speculative?: boolean;
-  /** Add a `Server-Timing` header with each loader's duration. */
-  serverTiming?: boolean;
+  /**
+   * A `Server-Timing` header with each loader settled when the response head leaves (the head
+   * never waits). Default: in `astro dev` only, named by component path. `true`: in production
+   * too, named by component id (no file paths leave the server). `'paths'`: component paths
+   * everywhere. `false`: never.
+   */
+  serverTiming?: boolean | 'paths';
 }
 
 /**

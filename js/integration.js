@@ -1,12 +1,13 @@
-// The Astro integration: validates options, adds the Vite plugin and the request middleware.
+// The Astro integration: validates options, adds the Vite plugins and the request middleware.
 
 import { fileURLToPath } from 'node:url';
-import { hoistVitePlugin } from './vite-plugin.js';
+import { hoistVitePlugin } from './vite-plugin/index.js';
+import { resolveServerTiming, validateOptions } from './options.js';
 
 export { analyzeComponent, analyzeComponentSync, analyzeComponents } from '../index.js';
 
 /**
- * @typedef {import('./codegen.js').BatchOptions} HoistOptions
+ * @typedef {import('./options.js').HoistOptions} HoistOptions
  */
 
 /**
@@ -14,67 +15,13 @@ export { analyzeComponent, analyzeComponentSync, analyzeComponents } from '../in
  * package checks without `astro` installed; integration.d.ts gives users Astro's real types).
  * @typedef {object} ConfigSetup
  * @property {{ root: URL, srcDir: URL }} config
+ * @property {'dev' | 'build' | 'preview' | 'sync'} [command]
  * @property {(config: { vite: { plugins: unknown[] } }) => unknown} updateConfig
  * @property {(middleware: { entrypoint: string, order: 'pre' | 'post' }) => void} addMiddleware
- * @property {import('./vite-plugin.js').Logger} logger
+ * @property {import('./vite-plugin/log.js').Logger} logger
  */
 
-/** @type {Record<keyof HoistOptions, string>} */
-const OPTION_DOCS = {
-  timeout: 'positive number of milliseconds after which a loader is aborted',
-  concurrency: 'positive integer, how many loaders of one request may run at once',
-  speculative: 'boolean, also start loaders of conditionally rendered components early',
-  serverTiming: 'boolean, add a Server-Timing header with each loader’s duration',
-};
-
-/**
- * Check user options; throws an Error naming the option and what is expected.
- * @param {unknown} options
- * @returns {HoistOptions}
- */
-export function validateOptions(options) {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new Error(`astro-hoist: options must be an object, got ${describe(options)}.`);
-  }
-  const valid = Object.keys(OPTION_DOCS);
-  const record = /** @type {Record<string, unknown>} */ (options);
-  for (const key of Object.keys(record)) {
-    if (!valid.includes(key)) {
-      const list = valid.map((name) => `  ${name}: ${OPTION_DOCS[/** @type {keyof HoistOptions} */ (name)]}`).join('\n');
-      throw new Error(`astro-hoist: unknown option '${key}'. Valid options are:\n${list}`);
-    }
-  }
-  const { timeout, concurrency, speculative, serverTiming } = record;
-  if (timeout !== undefined && !(typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0)) {
-    throw new Error(`astro-hoist: 'timeout' must be a positive number of milliseconds, got ${describe(timeout)}.`);
-  }
-  if (concurrency !== undefined && !(typeof concurrency === 'number' && Number.isInteger(concurrency) && concurrency > 0)) {
-    throw new Error(`astro-hoist: 'concurrency' must be a positive integer, got ${describe(concurrency)}.`);
-  }
-  if (speculative !== undefined && typeof speculative !== 'boolean') {
-    throw new Error(`astro-hoist: 'speculative' must be true or false, got ${describe(speculative)}.`);
-  }
-  if (serverTiming !== undefined && typeof serverTiming !== 'boolean') {
-    throw new Error(`astro-hoist: 'serverTiming' must be true or false, got ${describe(serverTiming)}.`);
-  }
-  /** @type {HoistOptions} */
-  const result = {};
-  if (timeout !== undefined) result.timeout = /** @type {number} */ (timeout);
-  if (concurrency !== undefined) result.concurrency = /** @type {number} */ (concurrency);
-  if (speculative !== undefined) result.speculative = /** @type {boolean} */ (speculative);
-  if (serverTiming !== undefined) result.serverTiming = /** @type {boolean} */ (serverTiming);
-  return result;
-}
-
-/** @param {unknown} value */
-function describe(value) {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (Array.isArray(value)) return 'an array';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'an object';
-  return String(value);
-}
+export { validateOptions };
 
 /**
  * The astro-hoist integration: starts every nested component's loader in one parallel batch
@@ -87,21 +34,34 @@ export default function hoist(options) {
     name: 'astro-hoist',
     hooks: {
       /** @param {ConfigSetup} setup */
-      'astro:config:setup': ({ config, updateConfig, addMiddleware, logger }) => {
+      'astro:config:setup': ({ config, command, updateConfig, addMiddleware, logger }) => {
+        const dev = command === 'dev';
         updateConfig({
           vite: {
             plugins: [
               hoistVitePlugin({
                 root: fileURLToPath(config.root),
                 srcDir: fileURLToPath(config.srcDir),
-                options: validated,
+                options: {
+                  timeout: validated.timeout,
+                  concurrency: validated.concurrency,
+                  speculative: validated.speculative,
+                  serverTiming: resolveServerTiming(validated.serverTiming, dev),
+                  dev,
+                },
                 logger,
               }),
             ],
           },
         });
-        // 'pre': the request state must exist before any other middleware renders a page.
-        addMiddleware({ entrypoint: 'astro-hoist/middleware', order: 'pre' });
+        // The middleware only ends renders early (unread speculative loaders) and writes
+        // Server-Timing; without either, a production build gets none, so its module graph and
+        // chunks stay exactly plain Astro's. Loaders still end with their render: by the
+        // client's disconnect, their timeout, or their own end.
+        // 'pre': it must wrap every other middleware's renders.
+        if (validated.speculative || resolveServerTiming(validated.serverTiming, dev)) {
+          addMiddleware({ entrypoint: 'astro-hoist/middleware', order: 'pre' });
+        }
       },
     },
   };

@@ -1,0 +1,82 @@
+// The integration's options, defined once: the zod schema (from `astro/zod`, as Astro's own
+// integrations validate) decides what is valid; the messages name the option and what it takes.
+
+import { z } from 'astro/zod';
+
+/** What each option takes, for error messages (and the schema's `describe`). */
+const DOCS = {
+  timeout: 'a positive number of milliseconds after which a loader is aborted',
+  concurrency: 'a positive integer: how many loaders of one render may run at once',
+  speculative: 'true or false: also start loaders of conditionally rendered components early',
+  serverTiming: "true, false or 'paths': a Server-Timing header with each settled loader (default: in dev only)",
+};
+
+export const optionsSchema = z
+  .object({
+    timeout: z.number().positive().finite().optional().describe(DOCS.timeout),
+    concurrency: z.number().int().positive().optional().describe(DOCS.concurrency),
+    speculative: z.boolean().optional().describe(DOCS.speculative),
+    serverTiming: z.union([z.boolean(), z.literal('paths')]).optional().describe(DOCS.serverTiming),
+  })
+  .strict();
+
+/**
+ * @typedef {object} HoistOptions
+ * @property {number} [timeout]
+ * @property {number} [concurrency]
+ * @property {boolean} [speculative]
+ * @property {boolean | 'paths'} [serverTiming]
+ */
+
+/**
+ * Check user options; throws an Error naming the option and what it takes.
+ * @param {unknown} options
+ * @returns {HoistOptions}
+ */
+export function validateOptions(options) {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new Error(`astro-hoist: options must be an object, got ${describe(options)}.`);
+  }
+  const parsed = optionsSchema.safeParse(options);
+  if (parsed.success) {
+    /** @type {Record<string, unknown>} */
+    const out = {};
+    for (const [key, value] of Object.entries(parsed.data)) if (value !== undefined) out[key] = value;
+    return /** @type {HoistOptions} */ (out);
+  }
+  const record = /** @type {Record<string, unknown>} */ (options);
+  const issue = parsed.error.issues[0];
+  const unknown = /** @type {{ keys?: string[] }} */ (issue).keys?.[0] ?? Object.keys(record).find((key) => !(key in DOCS));
+  if (issue.code === 'unrecognized_keys' || unknown !== undefined) {
+    const list = Object.entries(DOCS)
+      .map(([name, doc]) => `  ${name}: ${doc}`)
+      .join('\n');
+    throw new Error(`astro-hoist: unknown option '${unknown}'. Valid options are:\n${list}`);
+  }
+  const key = /** @type {keyof typeof DOCS} */ (String(issue.path[0]));
+  throw new Error(`astro-hoist: '${key}' must be ${DOCS[key]}, got ${describe(record[key])}.`);
+}
+
+/**
+ * What the generated code gets for `serverTiming`: component paths in dev (or when asked for
+ * with 'paths'), opaque component ids in production when enabled, else none.
+ * @param {HoistOptions['serverTiming']} option
+ * @param {boolean} dev
+ * @returns {'paths' | 'opaque' | false}
+ */
+export function resolveServerTiming(option, dev) {
+  if (option === false) return false;
+  if (option === 'paths') return 'paths';
+  if (option === true) return dev ? 'paths' : 'opaque';
+  return dev ? 'paths' : false;
+}
+
+/** @param {unknown} value */
+function describe(value) {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
