@@ -23,6 +23,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { analyzeComponentSync } from '../index.js';
 import {
   ENVIRONMENTS,
   FIXTURES_DIR,
@@ -399,33 +400,24 @@ for (const env of ENVIRONMENTS) {
       assert.ok(min.waterfall >= 3 * DELAY_MS, `waterfall baseline: ${min.waterfall.toFixed(1)} ms, expected >= ${3 * DELAY_MS}`);
     });
 
-    test('Server-Timing has one entry per loader of the page', async () => {
+    test('Server-Timing (opted into with serverTiming: true): the loaders settled when the head left, by component id, no file paths', async () => {
+      const ids = Object.fromEntries(
+        ['src/pages/nested.astro', 'src/components/nested/NestedA.astro', 'src/components/nested/NestedB.astro', 'src/components/nested/NestedC.astro'].map(
+          (rel) => [analyzeComponentSync('', path.join(root, rel), { root }).id, rel],
+        ),
+      );
       const nested = await fetchResponse(`${server.url}/nested`);
-      const entries = parseServerTiming(nested.headers.get('server-timing'));
-      assert.deepEqual(
-        entries.map((e) => e.desc).sort(),
-        [
-          'src/components/nested/NestedA.astro',
-          'src/components/nested/NestedB.astro',
-          'src/components/nested/NestedC.astro',
-          'src/pages/nested.astro',
-        ],
-      );
-      assert.equal(new Set(entries.map((e) => e.name)).size, entries.length, 'metric names are distinct');
+      const header = nested.headers.get('server-timing') ?? '';
+      assert.doesNotMatch(header, /src\/|\.astro|desc=/, 'no internal file path leaves the server');
+      const entries = parseServerTiming(header);
+      assert.ok(entries.length >= 1 && entries.length <= 4, header);
       for (const entry of entries) {
-        assert.match(entry.name, /^[A-Za-z0-9_~.-]+$/);
-        assert.ok(entry.dur >= DELAY_MS * 0.8 && entry.dur < 10_000, `${entry.desc}: dur ${entry.dur}`);
+        assert.match(entry.name, /^hoist-[0-9a-f]{16}$/);
+        assert.ok(entry.name.slice(6) in ids, `${entry.name} is a loader of the page`);
+        assert.ok(entry.dur >= DELAY_MS * 0.8 && entry.dur < 10_000, `${entry.name}: dur ${entry.dur}`);
       }
-      const slots = parseServerTiming((await fetchResponse(`${server.url}/slots`)).headers.get('server-timing'));
-      assert.deepEqual(
-        slots.map((e) => e.desc).sort(),
-        [
-          'src/components/slots/SlotAside.astro',
-          'src/components/slots/SlotCard.astro',
-          'src/components/slots/SlotInner.astro',
-          'src/layouts/SlotLayout.astro',
-        ],
-      );
+      const own = Object.keys(ids).find((id) => ids[id] === 'src/pages/nested.astro');
+      assert.ok(entries.some((e) => e.name === `hoist-${own}`), `the page's own loader, awaited by its frontmatter, is in ${header}`);
     });
 
     test('40 concurrent requests of items/[id] each get only their own data, each loader once per request', async () => {
@@ -438,7 +430,6 @@ for (const env of ENVIRONMENTS) {
         for (const part of ['page', 'a', 'b', 'c']) indexOf(response.text, `<p${part === 'page' ? ' data-component="item-page"' : ''}>/items/${id}/${part}</p>`);
         const seen = new Set([...response.text.matchAll(/item\d\dx\d+/g)].map((m) => m[0]));
         assert.deepEqual([...seen], [id], `response for ${id} mentions ${[...seen].join(', ')}`);
-        assert.equal(parseServerTiming(response.headers.get('server-timing')).length, 4, `${id}: Server-Timing entries`);
       });
       assertCalls(api, ids.flatMap((id) => ['page', 'a', 'b', 'c'].map((part) => `/items/${id}/${part}`)));
       assert.equal(server.output().match(PROCESS_TROUBLE), null, server.output());
@@ -526,10 +517,6 @@ for (const env of ENVIRONMENTS) {
       assert.ok(page.ms < 900, `the page took ${page.ms.toFixed(0)} ms: it waited for the island's loader`);
       assertCalls(api, ['/deferred/page', '/deferred/fallback']);
       assertOneBatch(api, ['/deferred/page', '/deferred/fallback'], DELAY_MS);
-      assert.deepEqual(
-        parseServerTiming(page.headers.get('server-timing')).map((e) => e.desc).sort(),
-        ['src/components/IslandFallback.astro', 'src/pages/deferred.astro'],
-      );
 
       const islandUrl = page.text.match(/fetch\((["'])(\/_server-islands\/Island[^"']*)\1/)?.[2];
       assert.ok(islandUrl, `no server island request in:\n${page.text.slice(0, 3000)}`);

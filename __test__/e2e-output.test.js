@@ -133,6 +133,9 @@ function nameFiles(names) {
     '---',
     '// Written by __test__/e2e-output.test.js: every component with a hostile file name.',
     ...imports,
+    '// The batch started above; waiting here lets every loader settle before the head leaves,',
+    '// so Server-Timing (which carries what has settled by then) names them all.',
+    'await new Promise((resolve) => setTimeout(resolve, 250));',
     '---',
     '<html lang="en"><head><meta charset="utf-8" /><title>names</title></head><body>',
     ...names.map((_, i) => `<Name${i} />`),
@@ -249,8 +252,8 @@ function generatedSnippets(serverDir) {
     if (!file.endsWith('.mjs')) continue;
     const text = bytes.toString('utf8');
     // Astro 5's esbuild renames `Astro` to `Astro2` where it clashes.
-    for (const match of text.matchAll(/__startBatch\(Astro\d*, \[[\s\S]*?\], \{[^}]*\}\)/g)) snippets.push(match[0]);
-    for (const match of text.matchAll(/\{\s*astro: Astro\d*,\s*key:[^}]*\}/g)) snippets.push(match[0]);
+    for (const match of text.matchAll(/__startBatch\(Astro\d*, \[[\s\S]*?\], \{[^}]*\}, typeof \$\$result/g)) snippets.push(match[0]);
+    for (const match of text.matchAll(/\{\s*astro: Astro\d*,\s*result: typeof \$\$result[^,]*,\s*key:[^}]*\}/g)) snippets.push(match[0]);
   }
   return snippets;
 }

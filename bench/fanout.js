@@ -33,7 +33,7 @@ const TASKS = /** @type {const} */ ([
 async function measure() {
   const { Bench } = await import('tinybench');
   const runtime = await import('../js/runtime.js');
-  const { __requestState, __startBatch } = runtime;
+  const { __renderState, __startBatch } = runtime;
   // The public type has no parameter: the Vite plugin adds the bind argument at build time.
   const getLoaderData = /** @type {(bind: object) => Promise<unknown>} */ (/** @type {unknown} */ (runtime.getLoaderData));
   const quick = process.argv.includes('--quick');
@@ -61,17 +61,21 @@ async function measure() {
     return render(0);
   };
 
-  /** @param {{ locals: object, params: {}, url: URL, request: Request }} astro @param {number} i */
-  const read = (astro, i) => getLoaderData({ astro, key: entries[i].key, loader: entries[i].loader, component: entries[i].component });
+  /**
+   * One render's read of loader `i` (`result` stands in for Astro's per-render $$result).
+   * @param {{ locals: object, params: {}, url: URL, request: Request }} astro @param {object} result @param {number} i
+   */
+  const read = (astro, result, i) => getLoaderData({ astro, result, key: entries[i].key, loader: entries[i].loader, component: entries[i].component });
 
   /** @type {Record<string, () => Promise<unknown>>} */
   const fns = {
     bare: () => Promise.all(loaders.map((loader) => loader(context))),
     runtime: async () => {
       const astro = { locals: {}, params: {}, url, request };
-      __startBatch(astro, entries);
-      await Promise.all(entries.map((_, i) => read(astro, i)));
-      __requestState(astro.locals).end();
+      const result = {};
+      __startBatch(astro, entries, {}, result);
+      await Promise.all(entries.map((_, i) => read(astro, result, i)));
+      __renderState(astro, result).end();
     },
     bareTree: () => {
       const promises = loaders.map((loader) => loader(context));
@@ -79,19 +83,21 @@ async function measure() {
     },
     runtimeTree: async () => {
       const astro = { locals: {}, params: {}, url, request };
-      __startBatch(astro, entries);
-      await walk((j) => Promise.all(Array.from({ length: PER_COMPONENT }, (_, k) => read(astro, j * PER_COMPONENT + k))));
-      __requestState(astro.locals).end();
+      const result = {};
+      __startBatch(astro, entries, {}, result);
+      await walk((j) => Promise.all(Array.from({ length: PER_COMPONENT }, (_, k) => read(astro, result, j * PER_COMPONENT + k))));
+      __renderState(astro, result).end();
     },
   };
 
   // Sanity: the runtime hands every reader its own loader's value.
   {
     const astro = { locals: {}, params: {}, url, request };
-    __startBatch(astro, entries);
-    const values = await Promise.all(entries.map((_, i) => read(astro, i)));
+    const result = {};
+    __startBatch(astro, entries, {}, result);
+    const values = await Promise.all(entries.map((_, i) => read(astro, result, i)));
     if (values.some((value, i) => /** @type {{ i: number }} */ (value).i !== i)) throw new Error('runtime returned the wrong data');
-    __requestState(astro.locals).end();
+    __renderState(astro, result).end();
   }
 
   /** @type {Record<string, number[]>} median latency (ms) of each round, per task */

@@ -9,6 +9,8 @@
 //   4  build overhead (`astro build`, 300 components)        bench/build.js
 //   5  core: analysis speed on a real corpus (criterion, JS, Astro's parsers, threads)
 //                                                            bench/core.js
+//   6  streaming: first byte and every part of a page with a slow loader below the fold,
+//      plain Astro vs astro-hoist, build and dev             bench/stream.js
 //
 // Every comparison is measured side by side in this run (variants interleaved, order rotated)
 // and reported as a median and a ratio against its baseline. Sites are generated into the Astro 7
@@ -24,6 +26,7 @@ import { runBuild } from './build.js';
 import { runCore } from './core.js';
 import { runFanout } from './fanout.js';
 import { runPages } from './pages.js';
+import { runStream } from './stream.js';
 import { coresAvailable, load, machine, resultsTable, revision } from './lib/report.js';
 import { REPO_ROOT, installBenchDeps, installedVersion, packStagedAddon, stageReleaseAddon } from './lib/work.js';
 
@@ -77,7 +80,7 @@ async function main() {
   progress(`bench-only packages in .e2e/bench/: ${deps.installed ? `installed in ${(deps.ms / 1000).toFixed(0)} s` : 'already installed'}`);
   const addon = stageReleaseAddon();
   progress(`release addon built ${addon.builtAt.toISOString()}${addon.olderThanSources ? ' (older than src/: run `npm run bench` to rebuild it)' : ''}`);
-  if (wanted('1') || wanted('3') || wanted('4')) {
+  if (wanted('1') || wanted('3') || wanted('4') || wanted('6')) {
     const install = await installPackedAddon('astro7', await packStagedAddon(addon.packageDir));
     progress(`astro-hoist packed and ${install.installed ? 'installed' : 'already installed'} in the Astro 7 environment`);
   }
@@ -93,6 +96,7 @@ async function main() {
     if (wanted('1')) sections.push(latency);
     if (wanted('3')) sections.push(throughput);
   }
+  if (wanted('6')) sections.push(await runStream(ctx));
   if (wanted('4')) sections.push(await runBuild(ctx));
   sections.sort((a, b) => Number(a.id) - Number(b.id));
 

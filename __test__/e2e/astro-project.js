@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, spawnManaged, tail, waitForOutput } from './child-process.js';
-import { ENVIRONMENTS, ensureEnv, envDir } from './environment.js';
+import { ALL_ENVIRONMENTS, ensureEnv, envDir } from './environment.js';
 
 /** @typedef {import('./environment.js').EnvName} EnvName */
 
@@ -75,7 +75,7 @@ export async function prepareFixture(env, name, { files = {}, as = name } = {}) 
  */
 export function envOf(root) {
   const [env, work] = path.relative(fileURLToPath(new URL('./', import.meta.url)), path.resolve(root)).split(path.sep);
-  const known = /** @type {readonly string[]} */ (ENVIRONMENTS);
+  const known = /** @type {readonly string[]} */ (ALL_ENVIRONMENTS);
   if (!known.includes(env) || work !== 'work') {
     throw new Error(`${root} is not a prepared project (expected __test__/e2e/<env>/work/<name>; use prepareFixture)`);
   }

@@ -10,7 +10,16 @@ import { run } from './child-process.js';
 /** @typedef {'astro7' | 'astro5'} EnvName */
 
 /** Every environment the harness knows. */
-export const ENVIRONMENTS = /** @type {const} */ (['astro7', 'astro5']);
+export const ALL_ENVIRONMENTS = /** @type {const} */ (['astro7', 'astro5']);
+
+/**
+ * The environments e2e tests run in: all of them, or for a quicker inner loop the ones listed in
+ * ASTRO_HOIST_E2E_ENVS (comma-separated, e.g. `astro7`). CI sets nothing and runs every one.
+ * @type {readonly EnvName[]}
+ */
+export const ENVIRONMENTS = process.env.ASTRO_HOIST_E2E_ENVS
+  ? ALL_ENVIRONMENTS.filter((env) => process.env.ASTRO_HOIST_E2E_ENVS?.split(',').includes(env))
+  : ALL_ENVIRONMENTS;
 
 /** Repository root (/work/main in the dev container). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,7 +59,7 @@ const ensured = new Map();
  * @param {EnvName} env
  */
 export function envDir(env) {
-  if (!(env in SPECS)) throw new Error(`unknown e2e environment ${JSON.stringify(env)}; expected one of ${ENVIRONMENTS.join(', ')}`);
+  if (!(env in SPECS)) throw new Error(`unknown e2e environment ${JSON.stringify(env)}; expected one of ${ALL_ENVIRONMENTS.join(', ')}`);
   return path.join(E2E_DIR, env);
 }
 

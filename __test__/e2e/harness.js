@@ -12,8 +12,9 @@
 // See README.md next to this file.
 export { ENVIRONMENTS, REPO_ROOT, ensureEnv, envDir, installPackedAddon, nodeBinary, packAddon } from './environment.js';
 export { FIXTURES_DIR, build, dev, envOf, prepareFixture, runAstro, serve, serveStatic } from './astro-project.js';
-export { fetchResponse, fetchText, minRequestTime, timeRequest } from './http-client.js';
+export { fetchResponse, fetchText, minRequestTime, streamTimes, timeRequest } from './http-client.js';
 export { startLatencyApi } from './latency-api.js';
+export { inlineLoaders, plainVariant } from './plain-variant.js';
 export { stopAll } from './child-process.js';
 
 /** @typedef {import('./environment.js').EnvName} EnvName */

@@ -67,3 +67,41 @@ export async function minRequestTime(url, { tries = 5, timeoutMs } = {}) {
   for (let i = 0; i < tries; i++) samples.push(await timeRequest(url, { timeoutMs }));
   return { min: Math.min(...samples), samples };
 }
+
+/**
+ * @typedef {object} StreamTiming
+ * @property {number} status
+ * @property {number} firstByte ms from sending the request to the first body byte
+ * @property {Record<string, number>} markers ms until each marker string had fully arrived
+ * @property {number} end ms until the body ended
+ * @property {string} text the whole body
+ */
+
+/**
+ * Reads a streamed response chunk by chunk and records when its first byte, each marker and its
+ * end arrived (wall clock, from sending the request).
+ * @param {string} url
+ * @param {string[]} markers
+ * @param {{ timeoutMs?: number }} [options]
+ * @returns {Promise<StreamTiming>}
+ */
+export async function streamTimes(url, markers, { timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
+  const started = performance.now();
+  const response = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+  const reader = /** @type {ReadableStream<Uint8Array>} */ (response.body).getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let firstByte = NaN;
+  /** @type {Record<string, number>} */
+  const found = {};
+  for (;;) {
+    const { done, value } = await reader.read();
+    const now = performance.now() - started;
+    if (done) break;
+    if (Number.isNaN(firstByte) && value.byteLength > 0) firstByte = now;
+    text += decoder.decode(value, { stream: true });
+    for (const marker of markers) if (!(marker in found) && text.includes(marker)) found[marker] = now;
+  }
+  text += decoder.decode();
+  return { status: response.status, firstByte, markers: found, end: performance.now() - started, text };
+}

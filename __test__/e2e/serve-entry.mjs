@@ -4,7 +4,9 @@
 // ASTRO_NODE_AUTOSTART=disabled (set by the harness) keeps a standalone entry from starting its own
 // server on import; the entry's `handler` is used instead: in standalone mode it also serves
 // dist/client, in middleware mode it calls `next` for what it does not handle.
-// Prints one line `ASTRO_HOIST_E2E_LISTENING {"port":N}` once listening.
+// Prints one line `ASTRO_HOIST_E2E_LISTENING {"port":N}` once listening. With
+// HOIST_SHARED_LOCALS=1 every request gets one and the same `locals` object (middleware mode's
+// `handler(req, res, next, locals)`), as some hosts do.
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 
@@ -20,11 +22,17 @@ if (typeof handler !== 'function') {
   process.exit(2);
 }
 
+const sharedLocals = process.env.HOIST_SHARED_LOCALS === '1' ? {} : undefined;
 const server = http.createServer((req, res) => {
-  handler(req, res, () => {
-    res.statusCode = 404;
-    res.end('not found (astro-hoist e2e server)');
-  });
+  handler(
+    req,
+    res,
+    () => {
+      res.statusCode = 404;
+      res.end('not found (astro-hoist e2e server)');
+    },
+    sharedLocals,
+  );
 });
 server.listen(0, '127.0.0.1', () => {
   const address = server.address();
