@@ -35,7 +35,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * @property {string | null} component root-relative path of the component that owns the loader
  * @property {LoaderFn} loader
  * @property {LoaderScope} scope the Astro fields handed to the loader
- * @property {AbortController} controller aborts on timeout or at the end of the render
+ * @property {AbortController | undefined} controller behind the loader's `signal`, made when the loader first reads it
+ * @property {unknown} abortReason why the run was aborted (timeout, end of the render), once it was
  * @property {Promise<unknown>} promise the loader's own outcome (a no-op handler is attached)
  * @property {(value: unknown) => void} resolve
  * @property {(error: unknown) => void} reject
@@ -45,8 +46,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * @property {ReturnType<typeof setTimeout> | undefined} timer
  * @property {number | undefined} start performance.now() when the loader was called
  * @property {number | undefined} end performance.now() when it settled
- * @property {Set<Run>} waitsOn runs this one asked for through `context.load()` (cycle detection)
- * @property {Map<string | null, Promise<unknown>>} reads one wrapped promise per reading component
+ * @property {Set<Run> | null} waitsOn runs this one asked for through `context.load()` (cycle detection), once it asked
+ * @property {Map<string | null, Promise<unknown>> | null} reads one wrapped promise per reading component, once read
  */
 
 const PREFIX = '[astro-hoist]';
@@ -78,6 +79,29 @@ const renders = processWide('renders', () => new WeakMap());
 const scopes = processWide('scopes', () => new AsyncLocalStorage());
 /** @type {Set<(event: import('./runtime.js').LoaderSettledEvent) => void>} */
 const observers = processWide('observers', () => new Set());
+
+/** @type {WeakMap<AbortSignal, Set<RenderState>>} a client's signal -> the renders it ends */
+const watchedSignals = processWide('signals', () => new WeakMap());
+
+/**
+ * The renders a client's signal ends when it aborts. One listener per signal, however many renders
+ * (an error page, a rewrite) share the request: an AbortSignal warns past 10 listeners, and each
+ * costs.
+ * @param {AbortSignal} signal
+ * @returns {Set<RenderState>}
+ */
+function watchSignal(signal) {
+  let watching = watchedSignals.get(signal);
+  if (!watching) {
+    const states = new Set();
+    watching = states;
+    watchedSignals.set(signal, states);
+    signal.addEventListener('abort', () => {
+      for (const state of [...states]) state.end(signal.reason);
+    }, { once: true });
+  }
+  return watching;
+}
 
 /**
  * Calls `listener` each time a loader run of any render settles, with its component, its start
@@ -146,8 +170,9 @@ export class RequestScope {
 class RenderState {
   /** @param {AstroLike} astro */
   constructor(astro) {
-    /** Aborted when the render ends; every loader's signal follows it. */
-    this.controller = new AbortController();
+    /** Set once the render has ended: why. Every run of the render is aborted with it. */
+    /** @type {{ reason: unknown } | null} */
+    this.ended = null;
     /** @type {Map<string | LoaderFn, Run>} keyed runs by key, the others by function */
     this.runs = new Map();
     /** @type {Run[]} every run of this render, in creation order */
@@ -164,20 +189,8 @@ class RenderState {
     this.serverTiming = undefined;
     /** Whether Server-Timing may name component paths (dev). */
     this.dev = false;
-
-    const { signal } = this.controller;
-    // One listener for all loaders rather than one per loader: an AbortSignal warns past 10.
-    // Settled runs are aborted too: a loader may have returned something (a fetch body, a stream)
-    // that still listens to its signal, and the render that wanted it is over.
-    signal.addEventListener(
-      'abort',
-      () => {
-        for (const run of this.list) {
-          if (!run.controller.signal.aborted) run.controller.abort(signal.reason);
-        }
-      },
-      { once: true },
-    );
+    /** @type {(() => void)[]} what to undo when the render ends (listeners on the client's signal) */
+    this.cleanups = [];
 
     const scope = RequestScope.current();
     if (scope && !scope.ended) scope.states.add(this);
@@ -187,24 +200,26 @@ class RenderState {
       if (!clientSignal) continue;
       if (clientSignal.aborted) {
         this.end(clientSignal.reason);
-        continue;
+        break;
       }
-      const onAbort = () => this.end(clientSignal.reason);
-      clientSignal.addEventListener('abort', onAbort, { once: true });
-      signal.addEventListener('abort', () => clientSignal.removeEventListener('abort', onAbort), { once: true });
+      const watching = watchSignal(clientSignal);
+      watching.add(this);
+      this.cleanups.push(() => watching.delete(this));
     }
   }
 
   /**
-   * Ends the render: aborts every loader's signal; runs still pending or queued reject with
-   * `reason`. Idempotent, never throws.
+   * Ends the render: aborts every loader's signal (settled runs' too: a loader may have returned
+   * something, a fetch body, a stream, that still listens to it); runs still pending or queued
+   * reject with `reason`. Idempotent, never throws.
    * @param {unknown} [reason]
    */
   end(reason) {
-    if (this.controller.signal.aborted) return;
-    this.controller.abort(
-      reason ?? new DOMException(`${PREFIX} the render ended before this loader finished`, 'AbortError'),
-    );
+    if (this.ended) return;
+    const why = reason ?? new DOMException(`${PREFIX} the render ended before this loader finished`, 'AbortError');
+    this.ended = { reason: why };
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    for (const run of this.list) abortRun(this, run, why);
   }
 
   /**
@@ -294,10 +309,9 @@ export function __startBatch(astro, entries, options = {}, result = undefined) {
     }
   }
   const speculative = options.speculative === true;
-  const startable = entries.filter(
-    (entry) => typeof entry.loader === 'function' && (!entry.conditional || speculative),
-  );
-  for (const entry of startOrder(startable, options.order)) {
+  const ordered = Array.isArray(options.order) ? startOrder(entries, options.order) : entries;
+  for (const entry of ordered) {
+    if (typeof entry.loader !== 'function' || (entry.conditional && !speculative)) continue;
     const loader = /** @type {LoaderFn} */ (entry.loader);
     // Once per render: an earlier batch, reader or context.load() may have started it.
     if (lookup(state, entry.key, loader, entry.component)) continue;
@@ -399,7 +413,8 @@ function createRun(state, key, loader, component, astro) {
     component: component ?? null,
     loader,
     scope: { params: astro.params ?? {}, url: astro.url, request: astro.request, locals: astro.locals },
-    controller: new AbortController(),
+    controller: undefined,
+    abortReason: undefined,
     promise: Promise.resolve(),
     resolve: noop,
     reject: noop,
@@ -409,8 +424,8 @@ function createRun(state, key, loader, component, astro) {
     timer: undefined,
     start: undefined,
     end: undefined,
-    waitsOn: new Set(),
-    reads: new Map(),
+    waitsOn: null,
+    reads: null,
   };
   run.promise = new Promise((resolve, reject) => {
     run.resolve = resolve;
@@ -419,9 +434,6 @@ function createRun(state, key, loader, component, astro) {
   // A failure nobody reads (an unread speculative loader, a dependency) must not become an
   // unhandled rejection; readers get their own derived promise.
   run.promise.catch(noop);
-  // Timeout or end of the render: readers stop waiting even if the loader ignores its signal.
-  const { signal } = run.controller;
-  signal.addEventListener('abort', () => settle(state, run, false, signal.reason), { once: true });
 
   if (run.key === null) {
     state.runs.set(loader, run);
@@ -430,9 +442,37 @@ function createRun(state, key, loader, component, astro) {
     if (!state.registry.has(loader)) state.registry.set(loader, { key: run.key, component: run.component });
   }
   state.list.push(run);
-  // Started after the response went out (e.g. by a late context.load()): nothing will read it.
-  if (state.controller.signal.aborted) run.controller.abort(state.controller.signal.reason);
+  // Started after the render ended (e.g. by a late context.load()): nothing will read it.
+  if (state.ended) abortRun(state, run, state.ended.reason);
   return run;
+}
+
+/**
+ * Aborts a run: its signal (if the loader took one) aborts, and, unless it has settled, readers
+ * stop waiting even if the loader ignores its signal. Idempotent.
+ * @param {RenderState} state
+ * @param {Run} run
+ * @param {unknown} reason
+ */
+function abortRun(state, run, reason) {
+  if (run.abortReason !== undefined) return;
+  run.abortReason = reason ?? new DOMException('aborted', 'AbortError');
+  run.controller?.abort(run.abortReason);
+  settle(state, run, false, run.abortReason);
+}
+
+/**
+ * The signal a run's loader sees: made on first read (most loaders that ignore it cost nothing),
+ * already aborted when the run was.
+ * @param {Run} run
+ * @returns {AbortSignal}
+ */
+function signalOf(run) {
+  if (!run.controller) {
+    run.controller = new AbortController();
+    if (run.abortReason !== undefined) run.controller.abort(run.abortReason);
+  }
+  return run.controller.signal;
 }
 
 /**
@@ -463,6 +503,28 @@ function drain(state) {
 }
 
 /**
+ * What a loader receives: the render's fields, its own signal (made when first read, so a loader
+ * that never reads it costs no AbortController) and `load`. The getter is an own, enumerable
+ * property: spreading the context (`{ ...ctx }`) copies the signal too.
+ * @param {RenderState} state
+ * @param {Run} run
+ * @returns {LoaderContext}
+ */
+function contextOf(state, run) {
+  const { params, url, request, locals } = run.scope;
+  return {
+    params,
+    url,
+    request,
+    locals: /** @type {LoaderContext['locals']} */ (locals),
+    get signal() {
+      return signalOf(run);
+    },
+    load: /** @type {LoaderContext['load']} */ ((loader) => loadDependency(state, run, loader)),
+  };
+}
+
+/**
  * Calls the loader. Its outcome, a timeout or the end of the render settles the run, whichever
  * comes first.
  * @param {RenderState} state
@@ -479,18 +541,13 @@ function execute(state, run, holdsSlot) {
   const timeout = state.timeout;
   if (timeout !== undefined) {
     run.timer = setTimeout(() => {
-      run.controller.abort(new DOMException(`loader timed out after ${timeout} ms`, 'TimeoutError'));
+      abortRun(state, run, new DOMException(`loader timed out after ${timeout} ms`, 'TimeoutError'));
     }, timeout);
     // A pending timeout must never keep the process (or a build) alive.
     run.timer.unref?.();
   }
 
-  /** @type {LoaderContext} */
-  const context = {
-    ...run.scope,
-    signal: run.controller.signal,
-    load: /** @type {LoaderContext['load']} */ ((loader) => loadDependency(state, run, loader)),
-  };
+  const context = contextOf(state, run);
   /** @type {unknown} */
   let result;
   try {
@@ -564,7 +621,7 @@ function loadDependency(state, parent, loader) {
         new Error(`${PREFIX} loader dependency cycle: ${[parent, ...cycle].map(describe).join(' -> ')}`),
       );
     }
-    parent.waitsOn.add(run);
+    (parent.waitsOn ??= new Set()).add(run);
   }
   // The dependency runs in its dependent's slot rather than queueing: the dependent waits for it,
   // so queueing it behind a full concurrency limit could deadlock.
@@ -583,7 +640,7 @@ function pathTo(from, to, seen) {
   if (from === to) return [from];
   if (from.status === 'settled' || seen.has(from)) return null;
   seen.add(from);
-  for (const next of from.waitsOn) {
+  for (const next of from.waitsOn ?? []) {
     const rest = pathTo(next, to, seen);
     if (rest) return [from, ...rest];
   }
@@ -597,6 +654,7 @@ function pathTo(from, to, seen) {
  * @returns {Promise<unknown>}
  */
 function read(run, component) {
+  run.reads ??= new Map();
   let promise = run.reads.get(component);
   if (!promise) {
     promise = run.promise.catch((error) => {
