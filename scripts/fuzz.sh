@@ -2,7 +2,7 @@
 # Builds the fuzz targets (fuzz/, cargo-fuzz layout) with libFuzzer instrumentation on the
 # stable toolchain — the same flags `cargo fuzz build -s none` passes — and runs each for the
 # given number of seconds (default 60). New crashes land in fuzz/artifacts/<target>/; copy
-# them into tests/fuzz-regressions/ so `cargo test` replays them forever.
+# them into crates/core/tests/fuzz-regressions/ so `cargo test` replays them forever.
 #   scripts/fuzz.sh [seconds] [target...]
 # FUZZ_TIMEOUT (seconds, default 10) is how long one input may take before it counts as a
 # hang; the final stats print the slowest input actually seen.
@@ -19,7 +19,7 @@ cargo build --release --target "$target_triple" --bins
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
   # Seeds: the fixture inputs, so the fuzzer starts from real components.
-  if [ "$t" = analyze ]; then cp -n ../tests/fixtures/*/input.* "corpus/$t/" 2>/dev/null || true; fi
+  if [ "$t" = analyze ]; then cp -n ../crates/core/tests/fixtures/*/input.* "corpus/$t/" 2>/dev/null || true; fi
   echo "fuzz: $t for ${seconds}s"
   "target/$target_triple/release/$t" "corpus/$t" \
     -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=4096 -max_len=65536 \

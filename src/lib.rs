@@ -1,47 +1,33 @@
-//! The native core of astro-hoist.
+//! The Node binding of astro-hoist: reads options, calls the core (`astro-hoist-core`),
+//! converts results. Nothing else: no domain rule lives here.
 //!
-//! Astro renders a child component only after its parent's frontmatter has finished, so data
-//! fetched at each level of nesting adds up to a waterfall. astro-hoist lets components
-//! export a `loader` and starts every descendant's loader in one batch when a page request
-//! arrives. This crate is the analysis behind it: it splits an `.astro` file into frontmatter
-//! and template, parses the frontmatter (or a JS/TS module) with swc, finds the loader and
-//! what it reads, lists imports, re-exports and template usages, and reports problems as
-//! diagnostics with file positions. It knows nothing of Node; [`binding`] is the thin napi
-//! layer on top.
+//! - `functions.rs`: analyses of single files and the disk scan;
+//! - `project.rs`: the `Project` class (a graph that stays native);
+//! - `types.rs`: the JS-facing objects and string enums (`index.d.ts` is generated from them);
+//! - `convert.rs`: core types to JS types.
 //!
-//! ```
-//! use astro_hoist::{analyze_component, AnalyzeOptions};
-//!
-//! let source = "---\nimport Card from './Card.astro';\nimport { db } from '../db';\n\
-//!               export const loader = async ({ params }) => db.post(params.slug);\n---\n\
-//!               <Card />";
-//! let info = analyze_component(source, "/site/src/pages/post.astro", &AnalyzeOptions {
-//!     root: Some("/site".into()),
-//! });
-//! let loader = info.loader.unwrap();
-//! assert!(loader.hoistable);
-//! assert_eq!(loader.reads.imports, ["db"]);
-//! assert_eq!(loader.reads.context, ["params"]);
-//! assert_eq!(info.usages[0].source.as_deref(), Some("./Card.astro"));
-//! ```
+//! Every export runs its work on the core's big-stack pool (a deep recursion cannot kill the
+//! process) and catches panics, so no input can crash Node.
 
-pub mod batch;
-pub mod binding;
-pub mod cache;
-pub mod component;
-pub mod diagnostic;
-pub mod extract;
-pub mod frontmatter;
-pub mod loader;
-pub mod plan;
-pub mod position;
-pub mod prescan;
-pub mod project;
-pub mod script;
-pub mod template;
-pub mod trust;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
-pub use component::{
-    analyze_component, component_id, AnalyzeOptions, ComponentInfo, ComponentKind,
-};
-pub use diagnostic::{Diagnostic, Severity};
+use napi::bindgen_prelude::*;
+
+mod convert;
+mod functions;
+mod project;
+mod types;
+
+pub use functions::*;
+pub use project::*;
+pub use types::*;
+
+/// Runs `f`, turning a panic into a JS error instead of an abort.
+pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|_| {
+        Error::new(
+            Status::GenericFailure,
+            "astro-hoist: internal error (please report the input)",
+        )
+    })
+}

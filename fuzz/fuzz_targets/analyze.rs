@@ -2,8 +2,8 @@
 //! overflow, every diagnostic positioned inside the file.
 #![no_main]
 
-use astro_hoist::batch::analyze_one;
-use astro_hoist::AnalyzeOptions;
+use astro_hoist_core::pool::analyze_one;
+use astro_hoist_core::AnalyzeOptions;
 use libfuzzer_sys::fuzz_target;
 
 /// libFuzzer's panic hook aborts on every panic, even one the core catches and turns into a
@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
     ] {
         let info = analyze_one(&source, name, &options);
         assert!(
-            !info.diagnostics.iter().any(|d| d.code == "internal-error"),
+            !info.diagnostics.iter().any(|d| d.code == astro_hoist_core::diagnostic::Code::InternalError),
             "{:?}",
             info.diagnostics
         );

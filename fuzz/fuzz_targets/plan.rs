@@ -3,7 +3,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use astro_hoist::plan::{find_cycle, list_schedule, lpt_priority, Task};
+use astro_hoist_core::schedule::{find_cycle, list_schedule, lpt_priority, Task};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

@@ -17,10 +17,13 @@ use swc_ecma_ast::{
 };
 use swc_ecma_visit::{Visit, VisitWith};
 
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::dialect::Dialect;
 use crate::extract::{self, LoaderModule};
+use crate::position::byte_of;
 use crate::position::{LineIndex, Span};
-use crate::script::{byte_of, BindingKind, Dialect, RefCollector, Resolved, RUNTIME_MODULE};
+use crate::record::RUNTIME_MODULE;
+use crate::scope::{BindingKind, RefCollector, Resolved};
 
 /// How a loader is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,7 +116,7 @@ pub(crate) fn find(
             index,
             byte,
             severity,
-            "unsupported-loader-form",
+            Code::UnsupportedLoaderForm,
             format!(
                 "{what} is not a supported loader declaration, so it is not hoisted; declare it as {SUPPORTED_FORMS}"
             ),

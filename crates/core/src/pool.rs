@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use crate::cache::Key;
 use crate::component::{analyze_component, AnalyzeOptions, ComponentInfo};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::position::LineIndex;
 
 const STACK_SIZE: usize = 256 << 20;
@@ -91,7 +91,7 @@ pub fn read_and_analyze(filename: &str, options: &AnalyzeOptions) -> Analyzed {
                 let message = format!(
                     "{filename} is not valid UTF-8 (first bad byte at byte offset {valid_up_to})"
                 );
-                (source, Some((valid_up_to, "invalid-utf8", message)))
+                (source, Some((valid_up_to, Code::InvalidUtf8, message)))
             }
         },
         Err(err) => {
@@ -102,7 +102,7 @@ pub fn read_and_analyze(filename: &str, options: &AnalyzeOptions) -> Analyzed {
                     &LineIndex::new(""),
                     0,
                     Severity::Error,
-                    "read-error",
+                    Code::ReadError,
                     format!("Cannot read {filename}: {err}"),
                 ),
             );
@@ -146,7 +146,7 @@ fn guarded(source: &str, filename: &str, options: &AnalyzeOptions) -> Analyzed {
             &LineIndex::new(""),
             0,
             Severity::Error,
-            "internal-error",
+            Code::InternalError,
             format!("astro-hoist failed to analyze {filename}: {what}; please report this file"),
         ));
         Analyzed {

@@ -7,10 +7,10 @@
 //! the entry says: a forged or stale entry is a miss, and the file is analyzed again. Entries the
 //! process made itself are trusted as they are.
 
-use crate::component::{component_id, dialect_for, ComponentInfo, ComponentKind};
+use crate::component::{component_id, ComponentInfo, ComponentKind};
+use crate::dialect::{dialect_for, Dialect};
 use crate::frontmatter::{self, Split};
 use crate::position::Span;
-use crate::script::Dialect;
 
 /// Whether `info` describes `source` (named `filename`, analyzed under `root`) as the core would.
 pub fn consistent(info: &ComponentInfo, source: &str, filename: &str, root: Option<&str>) -> bool {

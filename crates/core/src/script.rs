@@ -10,138 +10,25 @@ use std::collections::HashMap;
 
 use swc_common::{BytePos, Globals, Mark, Spanned, SyntaxContext, GLOBALS};
 use swc_ecma_ast::{
-    CallExpr, Callee, Decl, EsVersion, Expr, Id, Ident, ImportSpecifier, MemberProp, Module,
-    ModuleDecl, ModuleExportName, ModuleItem, Pat, Stmt, TsType, TsTypeAnn, TsTypeParamDecl,
-    TsTypeParamInstantiation,
+    CallExpr, Callee, EsVersion, Expr, Id, ImportSpecifier, MemberProp, Module, ModuleDecl,
+    ModuleExportName, ModuleItem, Stmt,
 };
-use swc_ecma_parser::{error::SyntaxError, lexer::Lexer, EsSyntax, Parser, StringInput, Syntax};
+use swc_ecma_parser::{error::SyntaxError, lexer::Lexer, Parser, StringInput};
 use swc_ecma_transforms_base::resolver;
 use swc_ecma_visit::{Visit, VisitMutWith, VisitWith};
 
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::dialect::Dialect;
 use crate::loader::{self, Loader};
-use crate::position::{LineIndex, Span};
-use crate::prescan::{self, Grammar, Refusal};
-use serde::{Deserialize, Serialize};
-
-/// The module that exports `getLoaderData`.
-pub const RUNTIME_MODULE: &str = "astro-hoist/runtime";
+use crate::position::{byte_of, span_of, LineIndex, Span};
+use crate::prescan::{self, Refusal};
+use crate::record::{Import, ImportName, LoaderDataCall, Reexport, ReexportName, RUNTIME_MODULE};
+use crate::scope::{BindingKind, Resolved, Tables};
 
 /// How many diagnostics of one file are kept; a binary file can produce thousands.
 const MAX_DIAGNOSTICS: usize = 50;
 
 pub use crate::prescan::MAX_NESTING;
-
-/// Which grammar a script is parsed with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// An `.astro` frontmatter: TypeScript, top-level `return` allowed, imports and exports are
-    /// module-level and every other statement runs at render.
-    Frontmatter,
-    TypeScript,
-    Tsx,
-    /// JavaScript with JSX (`.js`, `.jsx`).
-    Jsx,
-    /// JavaScript without JSX (`.mjs`, `.cjs`).
-    JavaScript,
-}
-
-impl Dialect {
-    fn syntax(self) -> Syntax {
-        match self {
-            Dialect::Frontmatter | Dialect::TypeScript => Syntax::Typescript(Default::default()),
-            Dialect::Tsx => Syntax::Typescript(swc_ecma_parser::TsSyntax {
-                tsx: true,
-                ..Default::default()
-            }),
-            Dialect::Jsx => Syntax::Es(EsSyntax {
-                jsx: true,
-                ..Default::default()
-            }),
-            Dialect::JavaScript => Syntax::Es(Default::default()),
-        }
-    }
-
-    /// The grammar as the pre-scan sees it.
-    fn grammar(self) -> Grammar {
-        match self {
-            Dialect::Frontmatter | Dialect::TypeScript => Grammar::TypeScript,
-            Dialect::Tsx => Grammar::Tsx,
-            Dialect::Jsx | Dialect::JavaScript => Grammar::JavaScript,
-        }
-    }
-
-    fn typescript(self) -> bool {
-        matches!(
-            self,
-            Dialect::Frontmatter | Dialect::TypeScript | Dialect::Tsx
-        )
-    }
-}
-
-/// One name brought in by an import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImportName {
-    /// The name exported by the source module.
-    pub imported: String,
-    /// The name it is bound to in this file.
-    pub local: String,
-    /// `import { type X }`.
-    pub type_only: bool,
-}
-
-/// An `import` declaration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Import {
-    /// The module specifier, as written.
-    pub source: String,
-    /// Local name of the default import, if any.
-    pub default_name: Option<String>,
-    /// Named imports.
-    pub names: Vec<ImportName>,
-    /// Local name of a namespace import (`import * as ns`), if any.
-    pub namespace: Option<String>,
-    /// `import type ...`.
-    pub type_only: bool,
-    pub span: Span,
-}
-
-/// One name re-exported from another module.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReexportName {
-    /// The name in the source module (`default` for a default export).
-    pub imported: String,
-    /// The name this module exports it as.
-    pub exported: String,
-}
-
-/// A re-export, which lets barrel modules be followed to the component they name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Reexport {
-    pub source: String,
-    pub names: Vec<ReexportName>,
-    /// `export * from '...'`.
-    pub all: bool,
-    /// `export * as ns from '...'`.
-    pub namespace: Option<String>,
-    pub type_only: bool,
-    pub span: Span,
-}
-
-/// A call to `getLoaderData` imported from [`RUNTIME_MODULE`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LoaderDataCall {
-    pub span: Span,
-    /// UTF-16 offset right after the call's `(`: where arguments can be inserted.
-    pub args_start: u32,
-    /// How many arguments the call was written with.
-    pub arg_count: u32,
-}
 
 /// Everything the core reads off one script.
 #[derive(Debug, Default)]
@@ -155,43 +42,6 @@ pub struct ScriptFacts {
     pub import_bindings: HashMap<String, (usize, String)>,
     /// Frontmatter statements that may return before the template renders.
     pub early_returns: Vec<Span>,
-}
-
-/// What a module-level binding is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum BindingKind {
-    /// Bound by `imports[index]`, importing `imported` (`default`, a name, or `*`).
-    Import { index: usize, imported: String },
-    /// Declared with `export`, or listed in a local `export { ... }`.
-    Export,
-    /// Declared without `export`: module state in a JS module, a render-time local in a
-    /// frontmatter.
-    Local,
-}
-
-/// One module-level declaration (a declarator, function, class, enum or namespace).
-#[derive(Debug, Clone)]
-pub(crate) struct TopDecl {
-    pub exported: bool,
-    /// Module-level bindings its initializer or body reads.
-    pub refs: Vec<Id>,
-    /// Whether it reads the undeclared `Astro` global.
-    pub reads_astro: bool,
-}
-
-/// The resolved module plus the tables the loader analysis consults.
-pub(crate) struct Resolved<'m> {
-    pub module: &'m Module,
-    pub dialect: Dialect,
-    pub top_ctxt: SyntaxContext,
-    pub unresolved_ctxt: SyntaxContext,
-    pub bindings: HashMap<Id, BindingKind>,
-    /// Binding -> index into `decls`.
-    pub decl_of: HashMap<Id, usize>,
-    pub decls: Vec<TopDecl>,
-    pub imports: &'m [Import],
-    /// Local names that were exported through `export { a as b }` lists: local -> exported.
-    pub exported_as: HashMap<Id, String>,
 }
 
 /// Parses `index.source()[start..end]` in `dialect` and collects its facts. Positions in the
@@ -209,7 +59,7 @@ pub fn analyze_script(
         let (at, code, message) = match refusal {
             Refusal::TooDeeplyNested(at) => (
                 at,
-                "too-deeply-nested",
+                Code::TooDeeplyNested,
                 format!(
                     "Brackets nest more than {MAX_NESTING} levels deep here; the script is not \
                      analyzed, so a loader in it is not hoisted"
@@ -217,7 +67,7 @@ pub fn analyze_script(
             ),
             Refusal::TooAmbiguous(at) => (
                 at,
-                "too-ambiguous",
+                Code::TooAmbiguous,
                 "This `<` starts comparisons or type arguments nested inside each other too deeply: \
                  TypeScript parsing would retry them for an exponential time, so the script is not \
                  analyzed and a loader in it is not hoisted. Split the expression into smaller \
@@ -257,7 +107,7 @@ pub fn analyze_script(
                 index,
                 start,
                 Severity::Error,
-                "parser-failure",
+                Code::ParserFailure,
                 "The parser cannot read this script: it is not valid JavaScript/TypeScript",
             ));
             return facts;
@@ -291,7 +141,7 @@ pub fn analyze_script(
             index,
             byte,
             Severity::Error,
-            "syntax-error",
+            Code::SyntaxError,
             message,
         ));
     }
@@ -311,14 +161,6 @@ pub fn analyze_script(
         });
     }
     facts
-}
-
-pub(crate) fn byte_of(pos: BytePos) -> usize {
-    (pos.0 as usize).saturating_sub(1)
-}
-
-fn span_of(index: &LineIndex<'_>, span: swc_common::Span) -> Span {
-    index.span(byte_of(span.lo), byte_of(span.hi))
 }
 
 fn export_name(name: &ModuleExportName) -> String {
@@ -562,136 +404,6 @@ fn early_returns(index: &LineIndex<'_>, module: &Module) -> Vec<Span> {
             _ => None,
         })
         .collect()
-}
-
-/// Something a reference collector can walk: lets one closure take declarators, functions and
-/// classes alike.
-pub(crate) trait VisitNode {
-    fn visit(&self, v: &mut RefCollector);
-}
-
-impl<T: VisitWith<RefCollector>> VisitNode for T {
-    fn visit(&self, v: &mut RefCollector) {
-        self.visit_with(v);
-    }
-}
-
-/// The module-level declarations of a script, built while walking its items.
-struct Tables {
-    top_ctxt: SyntaxContext,
-    unresolved_ctxt: SyntaxContext,
-    bindings: HashMap<Id, BindingKind>,
-    decls: Vec<TopDecl>,
-    decl_of: HashMap<Id, usize>,
-}
-
-impl Tables {
-    fn add(&mut self, names: Vec<Id>, exported: bool, node: &dyn VisitNode) {
-        let mut refs = RefCollector::new(self.top_ctxt, self.unresolved_ctxt);
-        node.visit(&mut refs);
-        let i = self.decls.len();
-        self.decls.push(TopDecl {
-            exported,
-            refs: refs.refs,
-            reads_astro: refs.reads_astro,
-        });
-        let kind = if exported {
-            BindingKind::Export
-        } else {
-            BindingKind::Local
-        };
-        for name in names {
-            self.bindings.insert(name.clone(), kind.clone());
-            self.decl_of.insert(name, i);
-        }
-    }
-
-    fn declare(&mut self, decl: &Decl, exported: bool) {
-        let top = self.top_ctxt;
-        match decl {
-            Decl::Var(var) => {
-                for d in &var.decls {
-                    // The initializer and the pattern's default values are what it reads.
-                    self.add(binding_ids(&d.name, top), exported, d);
-                }
-            }
-            Decl::Fn(f) => self.add(vec![f.ident.to_id()], exported, &*f.function),
-            Decl::Class(c) => self.add(vec![c.ident.to_id()], exported, &*c.class),
-            Decl::TsEnum(e) => self.add(vec![e.id.to_id()], exported, &**e),
-            Decl::TsModule(m) => {
-                if let swc_ecma_ast::TsModuleName::Ident(id) = &m.id {
-                    self.add(vec![id.to_id()], exported, &**m);
-                }
-            }
-            Decl::Using(u) => {
-                for d in &u.decls {
-                    self.add(binding_ids(&d.name, top), exported, d);
-                }
-            }
-            Decl::TsInterface(_) | Decl::TsTypeAlias(_) => {}
-        }
-    }
-}
-
-/// Module-level names bound by a pattern (`const { a, b: [c] } = ...`).
-pub(crate) fn binding_ids(pat: &Pat, top_ctxt: SyntaxContext) -> Vec<Id> {
-    struct Names {
-        top: SyntaxContext,
-        out: Vec<Id>,
-    }
-    impl Visit for Names {
-        fn visit_binding_ident(&mut self, b: &swc_ecma_ast::BindingIdent) {
-            // Defaults may hold arrow functions with parameters of their own; only
-            // module-level names are bindings of the declaration.
-            if b.id.ctxt == self.top {
-                self.out.push(b.id.to_id());
-            }
-        }
-    }
-    let mut names = Names {
-        top: top_ctxt,
-        out: Vec::new(),
-    };
-    pat.visit_with(&mut names);
-    names.out
-}
-
-/// Collects the module-level bindings a piece of code reads, in first-seen order.
-pub(crate) struct RefCollector {
-    top: SyntaxContext,
-    unresolved: SyntaxContext,
-    pub refs: Vec<Id>,
-    pub reads_astro: bool,
-}
-
-impl RefCollector {
-    pub fn new(top: SyntaxContext, unresolved: SyntaxContext) -> Self {
-        RefCollector {
-            top,
-            unresolved,
-            refs: Vec::new(),
-            reads_astro: false,
-        }
-    }
-}
-
-impl Visit for RefCollector {
-    fn visit_ident(&mut self, ident: &Ident) {
-        if ident.ctxt == self.top {
-            let id = ident.to_id();
-            if !self.refs.contains(&id) {
-                self.refs.push(id);
-            }
-        } else if ident.ctxt == self.unresolved && &*ident.sym == "Astro" {
-            self.reads_astro = true;
-        }
-    }
-
-    // Types are erased before the code runs: naming a type reads no value.
-    fn visit_ts_type(&mut self, _: &TsType) {}
-    fn visit_ts_type_ann(&mut self, _: &TsTypeAnn) {}
-    fn visit_ts_type_param_decl(&mut self, _: &TsTypeParamDecl) {}
-    fn visit_ts_type_param_instantiation(&mut self, _: &TsTypeParamInstantiation) {}
 }
 
 struct LoaderDataCalls<'a, 'i> {

@@ -19,8 +19,8 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use astro_hoist::frontmatter::{split, Split};
-use astro_hoist::{analyze_component, AnalyzeOptions};
+use astro_hoist_core::frontmatter::{split, Split};
+use astro_hoist_core::{analyze_component, AnalyzeOptions};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rayon::prelude::*;
 use swc_common::BytePos;

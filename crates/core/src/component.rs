@@ -2,11 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::dialect::{dialect_for, Dialect};
 use crate::frontmatter::{self, Split};
 use crate::loader::Loader;
 use crate::position::{LineIndex, Span};
-use crate::script::{self, Dialect, Import, LoaderDataCall, Reexport, ScriptFacts};
+use crate::record::{Import, LoaderDataCall, Reexport};
+use crate::script::{self, ScriptFacts};
 use crate::template::{self, Usage};
 
 /// Options of an analysis.
@@ -49,21 +51,6 @@ pub struct ComponentInfo {
     #[serde(default)]
     pub early_returns: Vec<Span>,
     pub diagnostics: Vec<Diagnostic>,
-}
-
-/// The grammar for a file name, or `None` for an extension the core does not analyze.
-pub fn dialect_for(filename: &str) -> Option<Dialect> {
-    let ext = filename
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())?;
-    Some(match ext.as_str() {
-        "astro" => Dialect::Frontmatter,
-        "ts" | "mts" | "cts" => Dialect::TypeScript,
-        "tsx" => Dialect::Tsx,
-        "js" | "jsx" => Dialect::Jsx,
-        "mjs" | "cjs" => Dialect::JavaScript,
-        _ => return None,
-    })
 }
 
 /// The path of `filename` relative to `root`, with `/` separators and `.`/`..` resolved
@@ -109,8 +96,17 @@ pub fn component_id(filename: &str, root: Option<&str>) -> String {
     hash.to_hex()[..16].to_string()
 }
 
-/// Analyzes one file. Never panics on any input; problems come back as diagnostics.
+/// Analyzes one file. Never panics on any input; problems come back as diagnostics (each naming
+/// `filename`).
 pub fn analyze_component(source: &str, filename: &str, options: &AnalyzeOptions) -> ComponentInfo {
+    let mut info = analyze_file(source, filename, options);
+    for d in &mut info.diagnostics {
+        d.file = filename.to_string();
+    }
+    info
+}
+
+fn analyze_file(source: &str, filename: &str, options: &AnalyzeOptions) -> ComponentInfo {
     let index = LineIndex::new(source);
     let mut info = ComponentInfo {
         filename: filename.to_string(),
@@ -131,7 +127,7 @@ pub fn analyze_component(source: &str, filename: &str, options: &AnalyzeOptions)
             &index,
             0,
             Severity::Error,
-            "unsupported-file",
+            Code::UnsupportedFile,
             format!(
                 "{filename}: not an .astro, .js, .mjs, .cjs, .jsx, .ts, .mts, .cts or .tsx file"
             ),
@@ -152,7 +148,7 @@ pub fn analyze_component(source: &str, filename: &str, options: &AnalyzeOptions)
                 &index,
                 open,
                 Severity::Error,
-                "unclosed-frontmatter",
+                Code::UnclosedFrontmatter,
                 "The frontmatter's opening `---` has no closing `---`",
             ));
             return info;

@@ -4,10 +4,48 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use astro_hoist::plan::{
-    bottom_levels, find_cycle, list_schedule, lpt_priority, plan_page, PlanOptions, Task,
-};
-use astro_hoist::project::{scan_project, ScanOptions};
+use astro_hoist_core::plan::{plan, Plan, PlanError, PlanOptions};
+use astro_hoist_core::scan::{cycles, diagnostics, scan_project, Scan, ScanOptions};
+use astro_hoist_core::schedule::{bottom_levels, find_cycle, list_schedule, lpt_priority, Task};
+
+/// The plan of a root-relative component of a scanned project.
+fn plan_page(scan: &Scan, page: &str, options: &PlanOptions) -> Result<Plan, Box<PlanError>> {
+    let id = if page.starts_with('/') {
+        page.to_string()
+    } else {
+        format!("{}/{page}", scan.project.root())
+    };
+    plan(&scan.project, &id, options)
+}
+
+/// The routes' entries, root-relative.
+fn pages(scan: &Scan) -> Vec<String> {
+    scan.project
+        .routes()
+        .iter()
+        .map(|r| scan.project.relative(&r.entry))
+        .collect()
+}
+
+/// The components a root-relative component's template renders, root-relative.
+fn targets(scan: &Scan, component: &str) -> Vec<String> {
+    let id = format!("{}/{component}", scan.project.root());
+    scan.project
+        .edges(&id)
+        .edges
+        .iter()
+        .map(|e| scan.project.relative(&e.to))
+        .collect()
+}
+
+/// A root-relative component's id.
+fn id_of(scan: &Scan, component: &str) -> String {
+    scan.project
+        .module(&format!("{}/{component}", scan.project.root()))
+        .unwrap()
+        .id
+        .clone()
+}
 
 fn task(cost: f64, preds: &[usize]) -> Task {
     Task {
@@ -157,6 +195,9 @@ fn component(imports: &[(&str, &str)], loader: &str, template: &str) -> String {
         s.push_str(&format!("import {name} from '{path}';\n"));
     }
     s.push_str(loader);
+    if !loader.is_empty() {
+        s.push_str("\nconst data = await getLoaderData();");
+    }
     s.push_str("\n---\n");
     s.push_str(template);
     s
@@ -164,10 +205,7 @@ fn component(imports: &[(&str, &str)], loader: &str, template: &str) -> String {
 
 const LOADER: &str = "export const loader = async ({ signal }) => fetch('/api', { signal });";
 
-fn by_component<'a>(
-    plan: &'a astro_hoist::plan::Plan,
-    file: &str,
-) -> &'a astro_hoist::plan::PlannedLoader {
+fn by_component<'a>(plan: &'a Plan, file: &str) -> &'a astro_hoist_core::plan::PlannedLoader {
     plan.loaders.iter().find(|l| l.component == file).unwrap()
 }
 
@@ -249,13 +287,15 @@ fn nested_slots_conditional_and_not_hoistable_pages() {
     );
     let graph = scan_project(&dir.to_string_lossy(), &ScanOptions::default()).unwrap();
     assert_eq!(
-        graph.pages,
+        pages(&graph),
         [
             "src/pages/conditional.astro",
             "src/pages/island.astro",
             "src/pages/nested.astro",
-            "src/pages/slots.astro"
-        ]
+            "src/pages/slots.astro",
+            "src/components/Card.astro",
+        ],
+        "pages, then the server islands they render (a route each)"
     );
     // A server island renders in its own request: not in the page's batch; its slot content
     // renders with the page.
@@ -266,17 +306,14 @@ fn nested_slots_conditional_and_not_hoistable_pages() {
         .map(|l| l.component.as_str())
         .collect();
     assert_eq!(components, ["src/components/C.astro"]);
-    assert!(graph.cycles.is_empty());
+    assert!(cycles(&graph.project).is_empty());
 
     let plan = plan_page(&graph, "src/pages/nested.astro", &PlanOptions::default()).unwrap();
     // The page's own loader, then A > B > C.
     assert_eq!((plan.depth_before, plan.depth_after), (4, 1));
     assert_eq!((plan.makespan_before, plan.makespan), (4.0, 1.0));
     assert_eq!(plan.loaders.len(), 4);
-    assert_eq!(
-        by_component(&plan, "src/components/C.astro").batch_before,
-        4
-    );
+    assert_eq!(by_component(&plan, "src/components/C.astro").wave_before, 4);
     assert_eq!(plan.critical_path.len(), 1);
 
     let plan = plan_page(
@@ -303,17 +340,11 @@ fn nested_slots_conditional_and_not_hoistable_pages() {
     let lazy = by_component(&plan, "src/components/Lazy.astro");
     assert!(!lazy.hoisted);
     assert!(lazy.reason.as_deref().unwrap().contains("Astro"));
-    assert_eq!(
-        lazy.batch, 1,
-        "it waits for nothing: the page has no loader"
-    );
+    assert_eq!(lazy.wave, 1, "it waits for nothing: the page has no loader");
     // B and C render inside Lazy, but are hoistable: batch 1, where without hoisting they
     // wait for Lazy's loader.
-    assert_eq!(by_component(&plan, "src/components/B.astro").batch, 1);
-    assert_eq!(
-        by_component(&plan, "src/components/C.astro").batch_before,
-        3
-    );
+    assert_eq!(by_component(&plan, "src/components/B.astro").wave, 1);
+    assert_eq!(by_component(&plan, "src/components/C.astro").wave_before, 3);
     assert_eq!(plan.depth_before, 3);
     // Through the barrel.
     assert!(by_component(&plan, "src/components/Card.astro").hoisted);
@@ -327,7 +358,7 @@ fn nested_slots_conditional_and_not_hoistable_pages() {
     )
     .unwrap();
     assert_eq!(
-        by_component(&speculative, "src/components/Cond.astro").batch,
+        by_component(&speculative, "src/components/Cond.astro").wave,
         1
     );
     std::fs::remove_dir_all(&dir).unwrap();
@@ -374,11 +405,14 @@ fn load_dependencies_costs_concurrency_and_cycles() {
         ],
     );
     let graph = scan_project(&dir.to_string_lossy(), &ScanOptions::default()).unwrap();
-    let ids: HashMap<&str, String> = graph
-        .nodes
-        .iter()
-        .map(|n| (n.file.as_str(), n.info.id.clone()))
-        .collect();
+    let ids: HashMap<&str, String> = [
+        "src/components/A.astro",
+        "src/components/B.astro",
+        "src/components/C.astro",
+    ]
+    .into_iter()
+    .map(|c| (c, id_of(&graph, c)))
+    .collect();
     let costs: HashMap<String, f64> = [
         (ids["src/components/A.astro"].clone(), 10.0),
         (ids["src/components/B.astro"].clone(), 20.0),
@@ -395,7 +429,7 @@ fn load_dependencies_costs_concurrency_and_cycles() {
     )
     .unwrap();
     let a = by_component(&plan, "src/components/A.astro");
-    assert_eq!(a.batch, 2);
+    assert_eq!(a.wave, 2);
     assert_eq!(a.depends_on, [ids["src/components/B.astro"].clone()]);
     assert_eq!((a.start, a.finish), (20.0, 30.0));
     assert_eq!(plan.makespan, 30.0);
@@ -429,9 +463,15 @@ fn load_dependencies_costs_concurrency_and_cycles() {
     assert_eq!(two.makespan, 30.0);
 
     let err = plan_page(&graph, "src/pages/cycle.astro", &PlanOptions::default()).unwrap_err();
+    assert_eq!(
+        err.diagnostic.code,
+        astro_hoist_core::diagnostic::Code::LoaderCycle
+    );
+    assert!(err.diagnostic.message.contains("cycle"), "{err}");
+    assert_eq!(err.cycle.len(), 3, "X -> Y -> X: {err:?}");
     assert!(
-        err.0.contains("cycle") && err.0.contains("X.astro") && err.0.contains("Y.astro"),
-        "{err}"
+        err.cycle.iter().any(|f| f == "src/components/X.astro")
+            && err.cycle.iter().any(|f| f == "src/components/Y.astro")
     );
     assert!(plan_page(&graph, "src/pages/missing.astro", &PlanOptions::default()).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -457,6 +497,8 @@ fn scan_resolves_aliases_tsconfig_paths_and_reports_problems() {
             ("src/components/A.astro", &component(&[("Self", "./A.astro")], "", "<Self/>")),
             ("src/components/B.astro", "<p/>"),
             ("src/components/Root.astro", "<p/>"),
+            // Every Astro project has astro installed; its presets are what tsconfigs extend.
+            ("node_modules/astro/tsconfigs/strict.json", "{ \"compilerOptions\": { \"strict\": true } }"),
             ("src/pages/_partial.astro", "<p/>"),
             ("src/pages/_drafts/post.astro", "<p/>"),
             ("node_modules/pkg/Skip.astro", "<p/>"),
@@ -468,9 +510,8 @@ fn scan_resolves_aliases_tsconfig_paths_and_reports_problems() {
         ..Default::default()
     };
     let graph = scan_project(&dir.to_string_lossy(), &options).unwrap();
-    let files: Vec<&str> = graph.nodes.iter().map(|n| n.file.as_str()).collect();
     assert_eq!(
-        files,
+        graph.files,
         [
             "src/components/A.astro",
             "src/components/B.astro",
@@ -481,18 +522,12 @@ fn scan_resolves_aliases_tsconfig_paths_and_reports_problems() {
         ]
     );
     assert_eq!(
-        graph.pages,
+        pages(&graph),
         ["src/pages/index.astro"],
         "`_`-prefixed files are not routes"
     );
-    let page = graph
-        .nodes
-        .iter()
-        .find(|n| n.file == "src/pages/index.astro")
-        .unwrap();
-    let targets: Vec<&str> = page.edges.iter().map(|e| e.to.as_str()).collect();
     assert_eq!(
-        targets,
+        targets(&graph, "src/pages/index.astro"),
         [
             "src/components/A.astro",
             "src/components/B.astro",
@@ -500,19 +535,22 @@ fn scan_resolves_aliases_tsconfig_paths_and_reports_problems() {
         ],
         "relative, tsconfig paths, alias and Vite root-relative imports"
     );
-    assert_eq!(graph.cycles, [vec!["src/components/A.astro".to_string()]]);
-    let unresolved: Vec<_> = graph
-        .diagnostics
+    assert_eq!(
+        cycles(&graph.project),
+        [vec!["src/components/A.astro".to_string()]]
+    );
+    let problems = diagnostics(&graph.project, &graph.files);
+    let unresolved: Vec<_> = problems
         .iter()
-        .filter(|d| d.code == "unresolved-import")
+        .filter(|d| d.code == astro_hoist_core::diagnostic::Code::UnresolvedImport)
         .collect();
     assert_eq!(
         unresolved.len(),
         1,
-        "packages are not reported, a missing relative file is"
+        "packages are not reported, a missing relative file is: {problems:?}"
     );
     assert!(unresolved[0].message.contains("./Gone.astro"));
-    assert_eq!(unresolved[0].line, 5);
+    assert_eq!(unresolved[0].line, 10, "the usage");
     assert_eq!(graph.cache.hits + graph.cache.misses, 6);
 
     let again = scan_project(&dir.to_string_lossy(), &options).unwrap();
@@ -528,9 +566,9 @@ fn scan_resolves_aliases_tsconfig_paths_and_reports_problems() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// tsconfig `extends` is followed as TypeScript does: a monorepo base sets `paths` relative
-/// to its own folder, a package base is found in node_modules, later bases win over earlier
-/// ones, the extending file wins over both, and a cycle of `extends` ends.
+/// tsconfig `extends` is followed as TypeScript does (oxc_resolver): a monorepo base sets
+/// `paths` relative to its own folder, a package base is found in node_modules, later bases win
+/// over earlier ones, and the extending file wins over both.
 #[test]
 fn scan_follows_tsconfig_extends() {
     let outer = project(
@@ -543,7 +581,7 @@ fn scan_follows_tsconfig_extends() {
             ("site/src/shared/Button.astro", "<button/>"),
             (
                 "site/node_modules/@acme/tsconfig/strict.json",
-                "{ \"extends\": \"../../../tsconfig.json\", \"compilerOptions\": { \"strict\": true } }",
+                "{ \"compilerOptions\": { \"strict\": true, \"paths\": { \"@ui/*\": [\"./nowhere/*\"] } } }",
             ),
             (
                 "site/tsconfig.json",
@@ -562,17 +600,16 @@ fn scan_follows_tsconfig_extends() {
             &ScanOptions::default(),
         )
         .unwrap();
-        let page = graph
-            .nodes
-            .iter()
-            .find(|n| n.file == "src/pages/index.astro")
-            .unwrap();
-        let targets: Vec<String> = page.edges.iter().map(|e| e.to.clone()).collect();
-        (targets, graph.diagnostics)
+        (
+            targets(&graph, "src/pages/index.astro"),
+            diagnostics(&graph.project, &graph.files),
+        )
     };
-    let (targets, diagnostics) = index_edges();
-    assert_eq!(targets, ["src/shared/Button.astro"], "{diagnostics:?}");
-    assert!(diagnostics.iter().all(|d| d.code != "unresolved-import"));
+    let (found, problems) = index_edges();
+    assert_eq!(found, ["src/shared/Button.astro"], "{problems:?}");
+    assert!(problems
+        .iter()
+        .all(|d| d.code != astro_hoist_core::diagnostic::Code::UnresolvedImport));
 
     // The site's own `paths` and `baseUrl` override the base's.
     std::fs::write(
@@ -594,7 +631,7 @@ fn symlink_loops_do_not_hang_a_scan() {
     std::os::unix::fs::symlink(dir.join("src/a"), dir.join("src/b")).unwrap();
     std::os::unix::fs::symlink(dir.join("src/b"), dir.join("src/a")).unwrap();
     let graph = scan_project(&dir.to_string_lossy(), &ScanOptions::default()).unwrap();
-    assert_eq!(graph.pages, ["src/pages/index.astro"]);
+    assert_eq!(pages(&graph), ["src/pages/index.astro"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -615,8 +652,93 @@ fn disk_cache_survives_a_restart() {
     scan_project(&dir.to_string_lossy(), &options).unwrap();
     assert!(Path::new(&cache_dir.join("analysis.json")).is_file());
     // A "restart": forget memory, keep the disk.
-    astro_hoist::cache::global().clear();
+    astro_hoist_core::cache::global().clear();
     let graph = scan_project(&dir.to_string_lossy(), &options).unwrap();
     assert_eq!(graph.cache.misses, 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A loader no route starts with its batch is reported once, with why: rendered by no route
+/// (a warning), or only conditionally (info); loaders the routes render unconditionally, and
+/// loaders nothing reads, are not.
+#[test]
+fn loaders_no_route_reaches_unconditionally_are_reported_once() {
+    let dir = project(
+        "unreached",
+        &[
+            (
+                "src/pages/a.astro",
+                &component(
+                    &[
+                        ("Shown", "../components/Shown.astro"),
+                        ("Maybe", "../components/Maybe.astro"),
+                    ],
+                    "",
+                    "<Shown/>{ok && <Maybe/>}",
+                ),
+            ),
+            (
+                "src/pages/b.astro",
+                &component(
+                    &[("Maybe", "../components/Maybe.astro")],
+                    "",
+                    "{ok && <Maybe/>}",
+                ),
+            ),
+            (
+                "src/components/Shown.astro",
+                &component(&[], LOADER, "<p/>"),
+            ),
+            (
+                "src/components/Maybe.astro",
+                &component(&[], LOADER, "<p/>"),
+            ),
+            (
+                "src/components/Orphan.astro",
+                &component(&[], LOADER, "<p/>"),
+            ),
+            (
+                "src/components/Unread.astro",
+                &format!("---\n{LOADER}\n---\n<p/>"),
+            ),
+        ],
+    );
+    let scan = scan_project(&dir.to_string_lossy(), &ScanOptions::default()).unwrap();
+    let unreached: Vec<_> = diagnostics(&scan.project, &scan.files)
+        .into_iter()
+        .filter(|d| d.code == astro_hoist_core::diagnostic::Code::LoaderUnreached)
+        .collect();
+    let summary: Vec<(&str, astro_hoist_core::diagnostic::Severity)> = unreached
+        .iter()
+        .map(|d| (d.file.as_str(), d.severity))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "src/components/Maybe.astro",
+                astro_hoist_core::diagnostic::Severity::Info
+            ),
+            (
+                "src/components/Orphan.astro",
+                astro_hoist_core::diagnostic::Severity::Warning
+            )
+        ]
+    );
+    assert!(
+        unreached[0].message.contains("/a, /b"),
+        "{}",
+        unreached[0].message
+    );
+    assert!(
+        unreached[1].message.contains("no route renders it"),
+        "{}",
+        unreached[1].message
+    );
+    assert_eq!(
+        (unreached[1].line, unreached[1].column),
+        (3, 1),
+        "at the loader"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use astro_hoist::batch::analyze_one;
-use astro_hoist::AnalyzeOptions;
+use astro_hoist_core::pool::analyze_one;
+use astro_hoist_core::AnalyzeOptions;
 
 #[test]
 fn analyze_regressions() {
@@ -36,7 +36,9 @@ fn analyze_regressions() {
                 started.elapsed()
             );
             assert!(
-                info.diagnostics.iter().all(|d| d.code != "internal-error"),
+                info.diagnostics
+                    .iter()
+                    .all(|d| d.code.as_str() != "internal-error"),
                 "{} as {name}: {:?}",
                 path.display(),
                 info.diagnostics

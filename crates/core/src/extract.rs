@@ -29,8 +29,9 @@ use swc_common::{BytePos, Spanned};
 use swc_ecma_ast::{AssignTarget, Expr, Id, ModuleDecl, ModuleItem, Pat, SimpleAssignTarget, Stmt};
 use swc_ecma_visit::{Visit, VisitWith};
 
+use crate::position::byte_of;
 use crate::position::{LineIndex, Span};
-use crate::script::{binding_ids, byte_of, BindingKind, Resolved};
+use crate::scope::{binding_ids, BindingKind, Resolved};
 
 /// Exports Astro reads from the frontmatter itself: they must stay where Astro looks for them.
 const ASTRO_EXPORTS: &[&str] = &["prerender", "partial", "getStaticPaths"];

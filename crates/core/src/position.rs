@@ -6,6 +6,7 @@
 //! editor without converting again.
 
 use serde::{Deserialize, Serialize};
+use swc_common::BytePos;
 
 /// A region of a file, in the file's own coordinates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +156,16 @@ impl<'a> LineIndex<'a> {
 
 pub(crate) fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The byte offset of an swc position (swc counts from 1; 0 is its dummy position).
+pub(crate) fn byte_of(pos: BytePos) -> usize {
+    (pos.0 as usize).saturating_sub(1)
+}
+
+/// An swc span as a [`Span`] of the indexed file.
+pub(crate) fn span_of(index: &LineIndex<'_>, span: swc_common::Span) -> Span {
+    index.span(byte_of(span.lo), byte_of(span.hi))
 }
 
 #[cfg(test)]

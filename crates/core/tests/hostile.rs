@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use astro_hoist::batch::{analyze_many, analyze_one, analyze_path, FileInput};
-use astro_hoist::{AnalyzeOptions, ComponentInfo};
+use astro_hoist_core::pool::{analyze_many, analyze_one, analyze_path, FileInput};
+use astro_hoist_core::{AnalyzeOptions, ComponentInfo};
 
 fn analyze(source: &str, filename: &str) -> ComponentInfo {
     let started = Instant::now();
@@ -71,9 +71,11 @@ fn binary_garbage_as_astro_and_ts() {
                 assert!(d.line >= 1 && d.column >= 1, "{d:?}");
             }
         }
+        // Garbage may hold a `---` in code (an early fence) or an unclosed string or comment
+        // (no fence at all): whatever Astro's rule makes of it, the analysis reports, bounded.
         let fenced = format!("---\n{text}\n---\n{text}");
         let info = analyze(&fenced, "g.astro");
-        assert!(info.diagnostics.iter().any(|d| d.code == "syntax-error"));
+        assert!(!info.diagnostics.is_empty());
         assert!(info.diagnostics.len() <= 50);
     }
 }
@@ -119,11 +121,11 @@ fn fifty_thousand_nested_brackets() {
     }
     let unclosed = format!("---\nconst a = {};\n---\n", "(".repeat(depth));
     let info = analyze(&unclosed, "unclosed.astro");
-    assert_eq!(info.diagnostics[0].code, "too-deeply-nested");
+    assert_eq!(info.diagnostics[0].code.as_str(), "too-deeply-nested");
     assert_eq!(info.diagnostics[0].line, 2);
     let unclosed = format!("---\nconst a = {};\n---\n", "(".repeat(500));
     let info = analyze(&unclosed, "unclosed.astro");
-    assert_eq!(info.diagnostics[0].code, "syntax-error");
+    assert_eq!(info.diagnostics[0].code.as_str(), "syntax-error");
     let template = format!("{}{}", "{".repeat(depth), "<div>".repeat(depth));
     let info = analyze(&template, "deep-template.astro");
     assert!(info.usages.is_empty());
@@ -187,7 +189,7 @@ fn unreadable_and_invalid_utf8_files_in_a_batch() {
     let infos = analyze_many(&files, &AnalyzeOptions::default());
     assert_eq!(infos.len(), 4);
     assert_eq!(codes(&infos[0]), ["read-error"]);
-    assert_eq!(infos[1].diagnostics[0].code, "invalid-utf8");
+    assert_eq!(infos[1].diagnostics[0].code.as_str(), "invalid-utf8");
     assert_eq!(
         (infos[1].diagnostics[0].line, infos[1].diagnostics[0].column),
         (3, 1)

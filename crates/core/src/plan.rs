@@ -1,0 +1,659 @@
+//! The planner: for one root component (a route's page or layout, a server island, or any
+//! component whose tree the build gives a batch), which loaders its batch starts, in which wave
+//! each loader starts and why, and what the route costs with and without hoisting.
+//!
+//! Without hoisting, Astro starts a component's loader only when the component renders: after
+//! its parent's frontmatter and, for slot content, after every enclosing component's. With
+//! hoisting, every component whose tree holds hoistable loaders starts them when it renders
+//! (after its guards); the root renders first, so its unconditional tree starts in wave 1. A
+//! loader reached only through a conditional usage (or below a component's guard) starts with
+//! the batch of the conditional component that leads to it: when that component renders. A
+//! loader that cannot be hoisted starts when its own component renders. A loader that awaits
+//! others through `ctx.load` waits for them. Loaders run once per render, however many times
+//! their component appears.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::component::ComponentInfo;
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::graph::{is_component, Project, Route, RouteKind};
+use crate::position::Span;
+use crate::schedule::{critical_path, find_cycle, list_schedule, lpt_priority, waves, Task};
+
+/// How a root is planned.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Estimated ms per loader, by component id or root-relative path (default 1).
+    pub costs: HashMap<String, f64>,
+    /// Most loaders in flight at once; unlimited when `None`.
+    pub concurrency: Option<u32>,
+    /// Also start loaders reachable only through conditional usages with the root's batch.
+    pub speculative: bool,
+}
+
+/// One loader a root's batch lists (generated code starts them; conditional ones only when
+/// speculative).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchEntry {
+    /// The component id: the runtime's key for this loader.
+    pub id: String,
+    /// The component's module id (an absolute path).
+    pub file: String,
+    /// Root-relative path of the component.
+    pub component: String,
+    /// Reached only through conditional usages or a guard.
+    pub conditional: bool,
+}
+
+/// One loader of a planned root.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedLoader {
+    /// The component id.
+    pub id: String,
+    /// Root-relative path of the component.
+    pub component: String,
+    /// 1 = starts at the root's render; n = after loaders of wave n-1 it waits for.
+    pub wave: u32,
+    /// Started by the root's batch (possibly waiting on `ctx.load`).
+    pub hoisted: bool,
+    /// Reached only through conditional usages or a guard.
+    pub conditional: bool,
+    /// Why it is not in wave 1.
+    pub reason: Option<String>,
+    pub cost: f64,
+    /// Estimated start and finish in ms from the root's render.
+    pub start: f64,
+    pub finish: f64,
+    /// Ids of loaders it awaits through `ctx.load`.
+    pub depends_on: Vec<String>,
+    /// Ids of loaders that must finish before it can start.
+    pub waits_for: Vec<String>,
+    /// Without hoisting: its wave and estimated times.
+    pub wave_before: u32,
+    pub start_before: f64,
+    pub finish_before: f64,
+}
+
+/// The plan of one root.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// Root-relative path of the root component.
+    pub root: String,
+    /// What the root's batch lists, in document order: every hoistable loader of its tree.
+    pub entries: Vec<BatchEntry>,
+    /// The root's last guard: its batch starts right after it (none: at the frontmatter's start).
+    pub batch_start: Option<Span>,
+    /// The loaders a render of the root runs, by wave then start.
+    pub loaders: Vec<PlannedLoader>,
+    /// Longest chain of nested loaders without hoisting (Astro's waterfall depth).
+    pub depth_before: u32,
+    /// Number of waves with hoisting.
+    pub depth_after: u32,
+    /// Ids along the chain that decides the makespan.
+    pub critical_path: Vec<String>,
+    /// Estimated ms until every loader has finished, with hoisting.
+    pub makespan: f64,
+    /// The same without hoisting.
+    pub makespan_before: f64,
+    /// Start order under the concurrency limit: the order the runtime queues loaders in.
+    pub order: Vec<String>,
+    /// Why loaders are not hoisted, and what the walk could not follow.
+    pub notes: Vec<Diagnostic>,
+    /// Every module the plan read (the dev server watches them).
+    pub files: Vec<String>,
+    /// False when some resolution or module was still unknown (the plan covers what is known).
+    pub complete: bool,
+}
+
+/// A route Astro serves and its plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutePlan {
+    pub kind: RouteKind,
+    pub pattern: String,
+    /// Root-relative path of the route's entry (the page, the Markdown file, the island).
+    pub entry: String,
+    /// The plan of the component the route renders first; none when it renders no component
+    /// (a Markdown page without a layout) or could not be planned.
+    pub plan: Option<Plan>,
+    /// Why it could not be planned.
+    pub error: Option<PlanError>,
+}
+
+/// A root that cannot be planned: a `ctx.load` cycle (with its files), or an unknown root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanError {
+    pub diagnostic: Diagnostic,
+    /// The files of a loader cycle, in order, the first repeated at the end.
+    pub cycle: Vec<String>,
+    /// What the root's batch can still start: the runtime rejects the loaders of a cycle when
+    /// they run, and the rest of the tree need not wait for them.
+    pub entries: Vec<BatchEntry>,
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.diagnostic.message)
+    }
+}
+
+/// Per reached component: how the root reaches it.
+struct Reach {
+    /// Components in document order (first reached first).
+    order: Vec<String>,
+    /// Reached only through conditional usages or guards.
+    conditional: HashMap<String, bool>,
+    /// Components whose render must finish before it renders.
+    blockers: HashMap<String, BTreeSet<String>>,
+    /// What must finish before the batch that starts its loader (its conditional entry's
+    /// blockers; empty under the root's unconditional tree).
+    batch_wait: HashMap<String, BTreeSet<String>>,
+}
+
+/// Whether a component may return before rendering its template (a guard).
+fn guarded(info: &ComponentInfo) -> bool {
+    !info.early_returns.is_empty()
+}
+
+/// Walks the root's tree (server islands excluded: each is a route of its own).
+fn reach(project: &Project, root: &str) -> Reach {
+    let order = project.reached(&[root.to_string()]);
+    let mut conditional: HashMap<String, bool> = HashMap::new();
+    let mut blockers: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let mut batch_wait: HashMap<String, BTreeSet<String>> = HashMap::new();
+    conditional.insert(root.to_string(), false);
+    blockers.insert(root.to_string(), BTreeSet::new());
+    batch_wait.insert(root.to_string(), BTreeSet::new());
+    // Worklist relaxation: a component is revisited when it becomes unconditional or one of its
+    // sets grows; flags only go true -> false and sets only grow, so this ends, cycles included.
+    let mut work = vec![root.to_string()];
+    while let Some(c) = work.pop() {
+        let Some(info) = project.module(&c) else {
+            continue;
+        };
+        let edges = project.edges(&c);
+        let c_conditional = conditional[&c];
+        let c_blockers = blockers[&c].clone();
+        let c_batch = batch_wait[&c].clone();
+        let guard = c != root && guarded(&info);
+        let usage_target: HashMap<u32, &str> = edges
+            .edges
+            .iter()
+            .map(|e| (e.usage, e.to.as_str()))
+            .collect();
+        for edge in edges.edges.iter().filter(|e| !e.island) {
+            let child = &edge.to;
+            // Slot content renders after every component tag that encloses it here.
+            let mut wait = c_blockers.clone();
+            wait.insert(c.clone());
+            let mut parent = info.usages.get(edge.usage as usize).and_then(|u| u.parent);
+            for _ in 0..=info.usages.len() {
+                let Some(p) = parent else { break };
+                if let Some(&t) = usage_target.get(&p) {
+                    wait.insert(t.to_string());
+                    if let Some(b) = blockers.get(t) {
+                        wait.extend(b.iter().cloned());
+                    }
+                }
+                parent = info.usages.get(p as usize).and_then(|u| u.parent);
+            }
+            wait.remove(child);
+            let enters_conditionally = edge.conditional || guard;
+            let is_conditional = c_conditional || enters_conditionally;
+            // A component entered conditionally starts its own tree's batch when it renders.
+            let batch = if enters_conditionally {
+                wait.clone()
+            } else {
+                c_batch.clone()
+            };
+            let mut changed = false;
+            match conditional.get(child) {
+                None => {
+                    conditional.insert(child.clone(), is_conditional);
+                    changed = true;
+                }
+                Some(true) if !is_conditional => {
+                    conditional.insert(child.clone(), false);
+                    changed = true;
+                }
+                _ => {}
+            }
+            for (map, add) in [(&mut blockers, wait), (&mut batch_wait, batch)] {
+                let entry = map.entry(child.clone()).or_default();
+                let before = entry.len();
+                entry.extend(add);
+                changed |= entry.len() != before;
+            }
+            if changed {
+                work.push(child.clone());
+            }
+        }
+    }
+    Reach {
+        order,
+        conditional,
+        blockers,
+        batch_wait,
+    }
+}
+
+/// Plans `root` (a component's module id). The walk should be complete; what is still unknown
+/// is left out (`complete: false`).
+pub fn plan(project: &Project, root: &str, options: &PlanOptions) -> Result<Plan, Box<PlanError>> {
+    let root_info = project.module(root).filter(|info| {
+        !info
+            .diagnostics
+            .iter()
+            .any(|d| matches!(d.code, Code::ReadError | Code::UnsupportedFile))
+    });
+    let Some(root_info) = root_info else {
+        return Err(Box::new(PlanError {
+            diagnostic: Diagnostic::in_file(
+                project.relative(root),
+                1,
+                1,
+                Severity::Error,
+                Code::RouteFailed,
+                format!("{} is not a module of the project", project.relative(root)),
+            ),
+            cycle: Vec::new(),
+            entries: Vec::new(),
+        }));
+    };
+    let reached = reach(project, root);
+    let mut complete = true;
+    let mut notes: Vec<Diagnostic> = Vec::new();
+    let mut noted: HashSet<(Code, String, u32, u32)> = HashSet::new();
+    let mut note = |d: Diagnostic, notes: &mut Vec<Diagnostic>| {
+        if noted.insert((d.code, d.file.clone(), d.line, d.column)) {
+            notes.push(d);
+        }
+    };
+    let mut files: BTreeSet<String> = BTreeSet::new();
+    for c in &reached.order {
+        files.insert(c.clone());
+        let edges = project.edges(c);
+        complete &= edges.complete;
+        files.extend(edges.read.iter().cloned());
+        for n in &edges.notes {
+            note(n.clone(), &mut notes);
+        }
+        if let Some(info) = project.module(c) {
+            for d in info
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity != Severity::Info)
+            {
+                let mut d = d.clone();
+                d.file = project.relative(c);
+                note(d, &mut notes);
+            }
+        }
+    }
+
+    // The loaders: reached components with a loader, then loaders pulled in through ctx.load.
+    let mut comps: Vec<String> = reached
+        .order
+        .iter()
+        .filter(|c| project.module(c).is_some_and(|i| i.loader.is_some()))
+        .cloned()
+        .collect();
+    let mut deps_of: HashMap<String, Vec<String>> = HashMap::new();
+    let mut i = 0;
+    while i < comps.len() {
+        let c = comps[i].clone();
+        i += 1;
+        let info = project
+            .module(&c)
+            .expect("a reached component with a loader");
+        let deps: Vec<String> = project
+            .load_dependencies(&c, &info)
+            .into_iter()
+            .filter(|d| project.module(d).is_some_and(|i| i.loader.is_some()))
+            .collect();
+        for d in &deps {
+            files.insert(d.clone());
+            if !comps.contains(d) {
+                comps.push(d.clone());
+            }
+        }
+        deps_of.insert(c, deps);
+    }
+    let index_of: HashMap<&str, usize> = comps
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let info_of = |c: &str| project.module(c).expect("a planned component");
+    let cost_of = |c: &str| {
+        let info = info_of(c);
+        options
+            .costs
+            .get(&info.id)
+            .or_else(|| options.costs.get(&project.relative(c)))
+            .copied()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .unwrap_or(1.0)
+    };
+    let tasks_of = |set: Option<&BTreeSet<String>>| -> Vec<usize> {
+        set.map(|b| {
+            b.iter()
+                .filter_map(|x| index_of.get(x.as_str()).copied())
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+
+    let mut entries = Vec::new();
+    let mut hoisted = vec![false; comps.len()];
+    let mut reasons: Vec<Option<String>> = vec![None; comps.len()];
+    let mut tasks = Vec::with_capacity(comps.len());
+    for (t, c) in comps.iter().enumerate() {
+        let info = info_of(c);
+        let loader = info.loader.as_ref().expect("filtered on loader");
+        let is_reached = reached.conditional.contains_key(c);
+        let conditional = reached.conditional.get(c).copied().unwrap_or(true);
+        let component = project.relative(c);
+        let at = |code: Code, severity: Severity, message: String| {
+            Diagnostic::in_file(
+                component.clone(),
+                loader.span.line,
+                loader.span.column,
+                severity,
+                code,
+                message,
+            )
+        };
+        // Nothing would read a loader whose component never calls getLoaderData().
+        let read = !info.loader_data_calls.is_empty();
+        let hoistable = loader.hoistable && read;
+        if hoistable && is_reached {
+            entries.push(BatchEntry {
+                id: info.id.clone(),
+                file: c.clone(),
+                component: component.clone(),
+                conditional,
+            });
+        }
+        hoisted[t] = hoistable && is_reached && (!conditional || options.speculative);
+        let mut preds: Vec<usize> = deps_of[c].iter().map(|d| index_of[d.as_str()]).collect();
+        if !hoisted[t] {
+            if hoistable && is_reached {
+                // Started by the batch of the conditional component that leads to it.
+                preds.extend(tasks_of(reached.batch_wait.get(c)));
+            } else {
+                preds.extend(tasks_of(reached.blockers.get(c)));
+            }
+        }
+        preds.retain(|&p| p != t);
+        preds.sort_unstable();
+        preds.dedup();
+        reasons[t] = if !is_reached {
+            Some("not rendered by this route; started only through ctx.load".to_string())
+        } else if !loader.hoistable {
+            let why = loader
+                .reason
+                .clone()
+                .unwrap_or_else(|| "it depends on the render".into());
+            note(
+                at(Code::LoaderNotHoistable, Severity::Warning, why.clone()),
+                &mut notes,
+            );
+            Some(format!(
+                "not hoistable: {why}; starts when its component renders"
+            ))
+        } else if !read {
+            let why =
+                "the component never calls getLoaderData() from 'astro-hoist/runtime'".to_string();
+            let uses_runtime = info
+                .imports
+                .iter()
+                .any(|i| i.source == crate::record::RUNTIME_MODULE);
+            note(
+                at(
+                    Code::LoaderUnused,
+                    if uses_runtime {
+                        Severity::Warning
+                    } else {
+                        Severity::Info
+                    },
+                    why.clone(),
+                ),
+                &mut notes,
+            );
+            Some(format!("not started: {why}"))
+        } else if conditional && !options.speculative {
+            note(
+                at(
+                    Code::LoaderConditional,
+                    Severity::Info,
+                    format!(
+                        "reached from {} only through conditional usages ({{…}}) or a guard: it starts when its conditional ancestor renders; speculative: true starts it with the batch",
+                        project.relative(root)
+                    ),
+                ),
+                &mut notes,
+            );
+            Some("reached only through conditional usages ({…}) or a guard: starts with the batch of the component that renders it conditionally (speculative: true starts it early)".to_string())
+        } else {
+            None
+        };
+        tasks.push(Task {
+            cost: cost_of(c),
+            preds,
+        });
+    }
+    if let Some(cycle) = find_cycle(&tasks) {
+        let files: Vec<String> = cycle.iter().map(|&t| project.relative(&comps[t])).collect();
+        let first = &comps[cycle[0]];
+        let span = info_of(first)
+            .loader
+            .as_ref()
+            .map(|l| (l.span.line, l.span.column))
+            .unwrap_or((1, 1));
+        return Err(Box::new(PlanError {
+            diagnostic: Diagnostic::in_file(
+                files[0].clone(),
+                span.0,
+                span.1,
+                Severity::Error,
+                Code::LoaderCycle,
+                format!("loader dependency cycle: {}", files.join(" -> ")),
+            )
+            .with_help("a loader cannot wait, through ctx.load, for a loader that waits for it"),
+            cycle: files,
+            entries,
+        }));
+    }
+    let machines = options.concurrency.map(|c| c.max(1) as usize);
+    let after = list_schedule(&tasks, machines, &lpt_priority(&tasks));
+    let wave_after = waves(&tasks);
+
+    // Without hoisting every loader starts when its component renders; there is no limit.
+    let before_tasks: Vec<Task> = comps
+        .iter()
+        .enumerate()
+        .map(|(t, c)| {
+            let mut preds = tasks_of(reached.blockers.get(c));
+            preds.extend(deps_of[c].iter().map(|d| index_of[d.as_str()]));
+            preds.retain(|&p| p != t);
+            preds.sort_unstable();
+            preds.dedup();
+            Task {
+                cost: tasks[t].cost,
+                preds,
+            }
+        })
+        .collect();
+    let (before, wave_before) = if find_cycle(&before_tasks).is_none() {
+        (
+            list_schedule(&before_tasks, None, &lpt_priority(&before_tasks)),
+            waves(&before_tasks),
+        )
+    } else {
+        // A render cycle: Astro would recurse; report the hoisted figures for both.
+        (after.clone(), wave_after.clone())
+    };
+
+    let id = |t: usize| info_of(&comps[t]).id.clone();
+    let mut loaders: Vec<PlannedLoader> = (0..comps.len())
+        .map(|t| {
+            let c = &comps[t];
+            let reason = reasons[t].clone().or_else(|| {
+                (wave_after[t] > 1).then(|| {
+                    let names: Vec<String> = tasks[t]
+                        .preds
+                        .iter()
+                        .map(|&p| project.relative(&comps[p]))
+                        .collect();
+                    format!("awaits {} through ctx.load", names.join(", "))
+                })
+            });
+            PlannedLoader {
+                id: id(t),
+                component: project.relative(c),
+                wave: wave_after[t],
+                hoisted: hoisted[t],
+                conditional: reached.conditional.get(c).copied().unwrap_or(true),
+                reason,
+                cost: tasks[t].cost,
+                start: after.start[t],
+                finish: after.finish[t],
+                depends_on: deps_of[c]
+                    .iter()
+                    .map(|d| id(index_of[d.as_str()]))
+                    .collect(),
+                waits_for: tasks[t].preds.iter().map(|&p| id(p)).collect(),
+                wave_before: wave_before[t],
+                start_before: before.start[t],
+                finish_before: before.finish[t],
+            }
+        })
+        .collect();
+    let critical = critical_path(&tasks, &after).into_iter().map(id).collect();
+    let order = after.order.iter().map(|&t| id(t)).collect();
+    loaders.sort_by(|a, b| {
+        a.wave
+            .cmp(&b.wave)
+            .then(a.start.total_cmp(&b.start))
+            .then(a.component.cmp(&b.component))
+    });
+    notes.sort_by(|a, b| {
+        (a.file.as_str(), a.line, a.column, a.code).cmp(&(
+            b.file.as_str(),
+            b.line,
+            b.column,
+            b.code,
+        ))
+    });
+    Ok(Plan {
+        root: project.relative(root),
+        entries,
+        batch_start: root_info.early_returns.last().copied(),
+        depth_before: wave_before.iter().copied().max().unwrap_or(0),
+        depth_after: wave_after.iter().copied().max().unwrap_or(0),
+        loaders,
+        critical_path: critical,
+        makespan: after.makespan,
+        makespan_before: before.makespan,
+        order,
+        notes,
+        files: files.into_iter().collect(),
+        complete,
+    })
+}
+
+/// Loaders no route starts with its batch: each component with a read, hoistable loader that
+/// the project knows (analyzed files, modules the walk met) and that no route renders
+/// unconditionally, once, with why: rendered by no route at all (a warning: its loader never
+/// runs early), or only through conditional usages or guards (info: it starts when its
+/// conditional ancestor renders). Sorted by file.
+pub fn unreached_loaders(project: &Project) -> Vec<Diagnostic> {
+    let mut unconditional: HashSet<String> = HashSet::new();
+    let mut conditional: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for route in project.routes() {
+        let Ok(Some(root)) = project.route_root(&route) else {
+            continue;
+        };
+        for (c, is_conditional) in reach(project, &root).conditional {
+            if is_conditional {
+                conditional
+                    .entry(c)
+                    .or_default()
+                    .insert(route.pattern.clone());
+            } else {
+                unconditional.insert(c);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (id, info) in project.modules() {
+        let Some(loader) = info.loader.as_ref() else {
+            continue;
+        };
+        if !loader.hoistable
+            || info.loader_data_calls.is_empty()
+            || unconditional.contains(&id)
+            || !is_component(&id)
+        {
+            continue;
+        }
+        let component = project.relative(&id);
+        let (severity, message) = match conditional.get(&id) {
+            Some(routes) => {
+                let list: Vec<&str> = routes.iter().take(3).map(String::as_str).collect();
+                let more = if routes.len() > 3 { format!(" and {} more", routes.len() - 3) } else { String::new() };
+                (
+                    Severity::Info,
+                    format!("no route renders it unconditionally (only inside {{…}} or after a guard, on {}{more}): its loader starts when its conditional ancestor renders", list.join(", ")),
+                )
+            }
+            None => (
+                Severity::Warning,
+                "no route renders it (Astro's routes, their layouts and server islands): its loader never starts early".to_string(),
+            ),
+        };
+        out.push(Diagnostic::in_file(
+            component,
+            loader.span.line,
+            loader.span.column,
+            severity,
+            Code::LoaderUnreached,
+            message,
+        ));
+    }
+    out.sort_by(|a, b| a.file.cmp(&b.file));
+    out
+}
+
+/// Plans one route: its root component (the page, a Markdown page's layout, the island).
+pub fn plan_route(project: &Project, route: &Route, options: &PlanOptions) -> RoutePlan {
+    let (plan, error) = match project.route_root(route) {
+        Ok(Some(root)) => match plan(project, &root, options) {
+            Ok(p) => (Some(p), None),
+            Err(e) => (None, Some(*e)),
+        },
+        Ok(None) => (None, None),
+        Err(diagnostic) => (
+            None,
+            Some(PlanError {
+                diagnostic,
+                cycle: Vec::new(),
+                entries: Vec::new(),
+            }),
+        ),
+    };
+    RoutePlan {
+        kind: route.kind,
+        pattern: route.pattern.clone(),
+        entry: project.relative(&route.entry),
+        plan,
+        error,
+    }
+}
