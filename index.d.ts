@@ -10,6 +10,69 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * A project graph: the routes Astro serves, every module they reach (analyzed once) and what
+ * each template usage renders. `new Project(root)` answers resolutions from JS (a bundler's
+ * resolver, through `walk` and `answer`); `scanProject(root)` resolves on disk.
+ */
+export declare class Project {
+  /** An empty project at `root` (absolute) whose resolutions are answered from JS. */
+  constructor(root: string)
+  /** The root: absolute, `/` separators, no trailing slash. */
+  get root(): string
+  /** Root-relative paths of the files a disk scan analyzed (empty otherwise). */
+  get files(): Array<string>
+  /** How the content-hash cache served a disk scan. */
+  get cache(): CacheStats
+  /**
+   * The routes: as set (the integration sets Astro's own list), or found by a disk scan; with
+   * every server island a walk found.
+   */
+  get routes(): Array<Route>
+  /** A counter that changes whenever a plan could change. */
+  get generation(): number
+  /** Sets the routes Astro serves. */
+  setRoutes(routes: Array<Route>): void
+  /** A module id relative to the root (virtual ids as they are). */
+  relative(id: string): string
+  /**
+   * Analyzes `source` as the content of module `id` (a transform hook's code, a changed file)
+   * and keeps it; what the old content decided is dropped. Off the JS thread.
+   */
+  update(id: string, source: string): Promise<ComponentInfo>
+  /** Forgets a file that changed or was deleted on disk (and the resolutions it may change). */
+  forget(id: string): void
+  /** A module's analysis, reading the file the first time; null for an unknown virtual module. */
+  module(id: string): ComponentInfo | null
+  /**
+   * Walks from `roots` (module ids) as far as the known answers allow, off the JS thread.
+   * Resolves to the questions to answer (`answer`) before walking again; none: complete.
+   */
+  walk(roots: Array<string>): Promise<Request[]>
+  /**
+   * Walks every route (a Markdown page from its layout) and every server island found on
+   * the way (added as routes), off the JS thread. Resolves to the questions left, as `walk`.
+   */
+  walkRoutes(): Promise<Request[]>
+  /** Answers questions of `walk`. */
+  answer(answers: Array<Answer>): void
+  /**
+   * Plans one root component (a module id): its batch entries, waves, depths before and
+   * after hoisting, the critical path, the makespan under `concurrency`, the start order,
+   * and why any loader is not hoisted. A loader cycle is an error, as data.
+   */
+  plan(root: string, options?: PlanOptions | undefined | null): PlanOutcome
+  /** Plans every route in parallel on native threads, off the JS thread. */
+  planRoutes(options?: PlanOptions | undefined | null): Promise<RoutePlan[]>
+  /**
+   * Every problem worth showing: the scanned files' errors and what the routes' walk could
+   * not follow, sorted by file and line.
+   */
+  diagnostics(): Array<Diagnostic>
+  /** Component cycles among the routes' trees, each a sorted list of root-relative files. */
+  cycles(): Array<Array<string>>
+}
+
+/**
  * Analyzes one component or module off the JS thread. Same result as
  * `analyzeComponentSync`.
  */
@@ -42,11 +105,45 @@ export interface AnalyzeOptions {
   root?: string
 }
 
+/** The answer to a `Request`. */
+export interface Answer {
+  kind: RequestKind
+  specifier?: string
+  importer?: string
+  id?: string
+  /**
+   * For `resolve`: the module id it names (an absolute path or a virtual id), or null when
+   * nothing answers to it.
+   */
+  resolved?: string
+  /** For `resolve`: kept out of the walk (a package the build keeps external, a built-in). */
+  external?: boolean
+  /** For `load`: the module's source. */
+  source?: string
+  /** For `load`: why it cannot be loaded. */
+  error?: string
+}
+
+/** One loader a root's batch lists. */
+export interface BatchEntry {
+  /** The component id: the runtime's key. */
+  id: string
+  /** The component's module id (absolute path). */
+  file: string
+  /** Root-relative path of the component. */
+  component: string
+  /** Reached only through conditional usages or a guard. */
+  conditional: boolean
+}
+
 /** How the content-hash cache served a scan. */
 export interface CacheStats {
   hits: number
   misses: number
 }
+
+/** Every diagnostic's stable code (the core's `diagnostic::Code`). */
+export type Code = 'syntax-error' | 'parser-failure' | 'too-deeply-nested' | 'too-ambiguous' | 'unclosed-frontmatter' | 'unsupported-loader-form' | 'unsupported-file' | 'read-error' | 'invalid-utf8' | 'internal-error' | 'unresolved-import' | 'unknown-component' | 'export-not-found' | 'reexport-cycle' | 'server-island' | 'loader-not-hoistable' | 'loader-unused' | 'loader-conditional' | 'loader-cycle' | 'loader-unreached' | 'mdx-content' | 'route-failed'
 
 /** The analysis of one file. */
 export interface ComponentInfo {
@@ -57,7 +154,7 @@ export interface ComponentInfo {
   /** blake3 of the content, hex. */
   hash: string
   /** `astro` for `.astro` components, `module` for JS/TS modules. */
-  kind: 'astro' | 'module'
+  kind: ComponentKind
   /** The frontmatter code between the `---` fences, or null. */
   frontmatter?: Span
   /** Every `import` declaration. */
@@ -79,24 +176,27 @@ export interface ComponentInfo {
   diagnostics: Array<Diagnostic>
 }
 
+/** What a file is. */
+export type ComponentKind = 'astro' | 'module'
+
 /** A problem found in a file, in the file's own coordinates. */
 export interface Diagnostic {
-  severity: 'error' | 'warning' | 'info'
-  /**
-   * Stable code: `syntax-error`, `parser-failure`, `too-deeply-nested`, `too-ambiguous`,
-   * `unclosed-frontmatter`, `unsupported-loader-form`, `unsupported-file`, `read-error`,
-   * `invalid-utf8`, `internal-error`.
-   */
-  code: string
+  severity: Severity
+  /** A stable code (see `Code`). */
+  code: Code
   message: string
+  /** The file: as given to an analysis, root-relative in a project. */
+  file: string
   /** 1-based line. */
   line: number
   /** 1-based column (UTF-16 units, as editors count). */
   column: number
   /** UTF-16 offset from the start of the file. */
   offset: number
-  /** Code frame with a caret under the column. */
+  /** Code frame with a caret under the column (empty without a source to show). */
   frame: string
+  /** What to do about it, when there is something to say. */
+  help?: string
 }
 
 /** One file of an `analyzeComponents` batch. */
@@ -105,26 +205,6 @@ export interface FileInput {
   filename: string
   /** The file's text. When absent the file is read from disk. */
   source?: string
-}
-
-/** An edge of the component graph: a component tag resolved to the file defining it. */
-export interface GraphEdge {
-  /** Root-relative path of the used component. */
-  to: string
-  /** Index of the usage in the source component's `usages`. */
-  usage: number
-  /** The usage is inside a `{…}` expression. */
-  conditional: boolean
-  /** Barrel modules passed through, root-relative. */
-  via: Array<string>
-}
-
-/** One scanned file. */
-export interface GraphNode {
-  /** Root-relative path with `/` separators. */
-  file: string
-  info: ComponentInfo
-  edges: Array<GraphEdge>
 }
 
 /** An `import` declaration. */
@@ -174,7 +254,7 @@ export interface LoaderDependency {
 /** A component's exported `loader`. */
 export interface LoaderInfo {
   /** How it is declared. */
-  kind: 'arrow' | 'function' | 'defineLoader'
+  kind: LoaderKind
   /** The `export …` declaration. */
   span: Span
   reads: LoaderReads
@@ -187,6 +267,9 @@ export interface LoaderInfo {
   /** The module the loader moves into (present exactly when `hoistable`). */
   module?: LoaderModuleInfo
 }
+
+/** How a loader is declared. */
+export type LoaderKind = 'arrow' | 'function' | 'defineLoader'
 
 /**
  * A loader moved into a module of its own: the loader and the exported declarations it reads,
@@ -228,15 +311,19 @@ export interface ModuleImport {
   local: string
 }
 
-/** The plan of one page. */
+/** The plan of one root component. */
 export interface Plan {
-  /** Root-relative path of the page. */
-  page: string
-  /** The loaders a request runs, by batch then start. */
+  /** Root-relative path of the root. */
+  root: string
+  /** What the root's batch lists, in document order. */
+  entries: Array<BatchEntry>
+  /** The root's last guard: its batch starts right after it. */
+  batchStart?: Span
+  /** The loaders a render of the root runs, by wave then start. */
   loaders: Array<PlannedLoader>
   /** Longest chain of nested loaders without hoisting (Astro's waterfall depth). */
   depthBefore: number
-  /** Number of batches with hoisting. */
+  /** Number of waves with hoisting. */
   depthAfter: number
   /** Ids along the chain that decides the makespan. */
   criticalPath: Array<string>
@@ -246,71 +333,65 @@ export interface Plan {
   makespanBefore: number
   /** Start order under the concurrency limit (the runtime's queue order). */
   order: Array<string>
+  /** Why loaders are not hoisted, and what the walk could not follow. */
+  notes: Array<Diagnostic>
+  /** Every module the plan read. */
+  files: Array<string>
+  /** False when some resolution or module was still unknown. */
+  complete: boolean
 }
 
-/** One loader of a planned page. */
+/** Why a root cannot be planned. */
+export interface PlanError {
+  diagnostic: Diagnostic
+  /** The files of a loader cycle, in order, the first repeated at the end. */
+  cycle: Array<string>
+  /** What the root's batch can still start (its loaders in a cycle reject when they run). */
+  entries: Array<BatchEntry>
+}
+
+/** One loader of a plan. */
 export interface PlannedLoader {
-  /** Component id: the runtime's key for this loader. */
+  /** The component id: the runtime's key for this loader. */
   id: string
   /** Root-relative path of the component. */
   component: string
-  /** 1 = starts at request start; n = after loaders of batch n-1 it waits for. */
-  batch: number
-  /** Started in the page's batch at request start. */
+  /** 1 = starts when the root renders; n = after loaders of wave n-1 it waits for. */
+  wave: number
+  /** Started by the root's batch. */
   hoisted: boolean
-  /** Reachable only through conditional usages. */
+  /** Reached only through conditional usages or a guard. */
   conditional: boolean
-  /** Why it is not in batch 1. */
+  /** Why it is not in wave 1. */
   reason?: string
-  /** Estimated ms. */
   cost: number
-  /** Estimated start, ms from request start. */
+  /** Estimated start and finish, in ms from the root's render. */
   start: number
-  /** Estimated finish, ms from request start. */
   finish: number
   /** Ids of loaders it awaits through `ctx.load`. */
   dependsOn: Array<string>
-  /** Ids of loaders that must finish before it starts. */
+  /** Ids of loaders that must finish before it can start. */
   waitsFor: Array<string>
-  /** Without hoisting: its wave. */
-  batchBefore: number
-  /** Without hoisting: estimated start. */
+  /** Without hoisting: its wave and estimated times. */
+  waveBefore: number
   startBefore: number
-  /** Without hoisting: estimated finish. */
   finishBefore: number
 }
 
-/** Options of `planPage`. */
+/** Options of a plan. */
 export interface PlanOptions {
-  /** Estimated ms per loader, by component id (default 1 each). */
+  /** Estimated ms per loader, by component id or root-relative path (default 1). */
   costs?: Record<string, number>
-  /** Most loaders in flight at once (a positive integer); unlimited when absent. */
+  /** Most loaders in flight per render (the integration's `concurrency`). */
   concurrency?: number
-  /** Also start loaders reachable only through conditional usages in batch 1. */
+  /** Plan conditional children as started early (the integration's `speculative`). */
   speculative?: boolean
 }
 
-/**
- * Plans one page of a scanned project, off the JS thread: which loaders start together
- * (batch 1 at request start), which wait and why, depths before and after hoisting, the
- * critical path, the makespan under `concurrency`, and the start order the runtime uses.
- * `page` is a root-relative or absolute path, or a component id. Rejects on a loader
- * dependency cycle (naming it) or an unknown page.
- */
-export declare function planPage(graph: ProjectGraph, page: string, options?: PlanOptions): Promise<Plan>
-
-/** A scanned project. */
-export interface ProjectGraph {
-  /** Absolute root with `/` separators. */
-  root: string
-  nodes: Array<GraphNode>
-  /** Root-relative paths of the pages (`.astro` under the pages folder, not `_`-prefixed). */
-  pages: Array<string>
-  /** Component cycles, each a list of root-relative files. */
-  cycles: Array<Array<string>>
-  /** Unresolved imports and every file's error diagnostics. */
-  diagnostics: Array<ScanDiagnostic>
-  cache: CacheStats
+/** A plan, or why there is none. */
+export interface PlanOutcome {
+  plan?: Plan
+  error?: PlanError
 }
 
 /**
@@ -336,16 +417,44 @@ export interface ReexportName {
   exported: string
 }
 
-/** A problem found while scanning. */
-export interface ScanDiagnostic {
-  /** Root-relative path of the file it is in. */
-  file: string
-  severity: 'error' | 'warning' | 'info'
-  /** `unresolved-import`, or a file diagnostic's code. */
-  code: string
-  message: string
-  line: number
-  column: number
+/** A question a walk could not answer by itself; answer it with `Project.answer`. */
+export interface Request {
+  kind: RequestKind
+  /** For `resolve`: the specifier as written. */
+  specifier?: string
+  /** For `resolve`: the importing module's id. */
+  importer?: string
+  /** For `load`: the module id. */
+  id?: string
+}
+
+/** What a walk still needs to know. */
+export type RequestKind = 'resolve' | 'load'
+
+/** A route Astro serves. */
+export interface Route {
+  kind: RouteKind
+  /** The URL pattern (`/posts/[slug]`). */
+  pattern: string
+  /** The module id of its entry point (absolute path). */
+  entry: string
+}
+
+/** How a route reaches its components. */
+export type RouteKind = 'page' | 'injected' | 'markdown' | 'island'
+
+/** A route and its plan. */
+export interface RoutePlan {
+  kind: RouteKind
+  pattern: string
+  /** Root-relative path of the entry. */
+  entry: string
+  /**
+   * Null for a route that renders no component (a Markdown page without a layout) or that
+   * could not be planned (`error`).
+   */
+  plan?: Plan
+  error?: PlanError
 }
 
 /** Options of `scanProject`. */
@@ -358,8 +467,8 @@ export interface ScanOptions {
    */
   exclude?: Array<string>
   /**
-   * Import aliases in Vite's object form: `{ '@': './src' }`. tsconfig.json `paths` are
-   * read as well.
+   * Import aliases in Vite's object form: `{ '@': './src' }`. The root tsconfig.json's
+   * `paths` and `baseUrl` apply as well.
    */
   alias?: Record<string, string>
   /** Where the on-disk cache lives (default `node_modules/.cache/astro-hoist` under root). */
@@ -371,13 +480,18 @@ export interface ScanOptions {
 }
 
 /**
- * Scans every `.astro` and JS/TS module under `root` (skipping node_modules, dist, .astro,
- * .git) in parallel off the JS thread, resolves imports (relative, `alias`, tsconfig
- * `paths`), follows barrel modules, and builds the component graph. Analyses are cached by
- * content hash, in memory and on disk. Rejects only when `root` is not a directory or a glob
- * is invalid.
+ * Scans a project on disk, off the JS thread: every `.astro` and JS/TS module under `root`
+ * (skipping node_modules, dist, .astro, .git) analyzed in parallel, the pages folder's routes
+ * (`.astro`, and `.md`/`.mdx` through their `layout`), each route's component tree walked with
+ * an on-disk resolver (relative imports, `alias`, the root tsconfig's `paths`, packages),
+ * barrels followed, server islands added as routes. Analyses are cached by content hash, in
+ * memory and on disk. Resolves to a `Project` whose graph stays native. Rejects only when
+ * `root` is not a directory or a glob is invalid.
  */
-export declare function scanProject(root: string, options?: ScanOptions | undefined | null): Promise<ProjectGraph>
+export declare function scanProject(root: string, options?: ScanOptions | undefined | null): Promise<Project>
+
+/** How bad a diagnostic is. */
+export type Severity = 'error' | 'warning' | 'info'
 
 /**
  * A region of a file. Offsets are UTF-16 code units (JS string indices); lines and columns

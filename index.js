@@ -773,10 +773,16 @@ if (
   }
 }
 
-const { analyzeComponent, analyzeComponents, analyzeComponentSync, planPage, scanProject } = nativeBinding
+const { Project, analyzeComponent, analyzeComponents, analyzeComponentSync, Code, ComponentKind, LoaderKind, RequestKind, RouteKind, scanProject, Severity } = nativeBinding
+export { Project }
 export { analyzeComponent }
 export { analyzeComponents }
 export { analyzeComponentSync }
-export { planPage }
+export { Code }
+export { ComponentKind }
+export { LoaderKind }
+export { RequestKind }
+export { RouteKind }
 export { scanProject }
+export { Severity }
 export const __napiBindingTarget = __napiLoadedBindingTarget

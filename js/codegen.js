@@ -63,14 +63,32 @@ const RESULT = 'typeof $$result === "undefined" ? undefined : $$result';
  * The object literal passed to one getLoaderData() call.
  * @param {ComponentInfo} info
  * @param {string} component root-relative posix path
+ * @param {BatchOptions} [options] the integration's (the runtime options among them are bound)
  * @returns {string}
  */
-export function loaderBinding(info, component) {
+export function loaderBinding(info, component, options = {}) {
   // `loader` is a module-level binding (Astro hoists frontmatter exports; a moved loader is
   // imported back), so it is in scope at every call site; without a loader the runtime reports
   // the component's mistake itself.
   const loader = info.loader ? 'loader' : 'undefined';
-  return `{ astro: Astro, result: ${RESULT}, key: ${JSON.stringify(info.id)}, loader: ${loader}, component: ${JSON.stringify(component)} }`;
+  const runtime = runtimeOptions(options);
+  const extra = Object.keys(runtime).length > 0 ? `, options: ${JSON.stringify(runtime)}` : '';
+  return `{ astro: Astro, result: ${RESULT}, key: ${JSON.stringify(info.id)}, loader: ${loader}, component: ${JSON.stringify(component)}${extra} }`;
+}
+
+/**
+ * The options the runtime applies to a render (a batch's, or a getLoaderData() binding's when
+ * no batch ran), without the ones left unset.
+ * @param {BatchOptions} options
+ * @returns {Record<string, unknown>}
+ */
+function runtimeOptions(options) {
+  /** @type {Record<string, unknown>} */
+  const out = {};
+  for (const key of /** @type {const} */ (['timeout', 'concurrency', 'serverTiming', 'dev'])) {
+    if (options[key] !== undefined && options[key] !== false) out[key] = options[key];
+  }
+  return out;
 }
 
 /**
@@ -78,12 +96,13 @@ export function loaderBinding(info, component) {
  * @param {MagicString} s the component's source
  * @param {ComponentInfo} info
  * @param {string} component root-relative posix path
+ * @param {BatchOptions} [options]
  * @returns {CodegenWarning[]} warnings (calls that already had arguments)
  */
-export function rewriteLoaderDataCalls(s, info, component) {
+export function rewriteLoaderDataCalls(s, info, component, options = {}) {
   /** @type {CodegenWarning[]} */
   const warnings = [];
-  const binding = loaderBinding(info, component);
+  const binding = loaderBinding(info, component, options);
   for (const call of info.loaderDataCalls ?? []) {
     if (call.argCount > 0) {
       // The public getLoaderData() takes no arguments; keep the user's after ours so the call
@@ -187,7 +206,7 @@ export function transformAstro({ source, file, root, info, entries = [], options
     append.push(`export { ${module.exports.join(', ')} };`);
   }
 
-  const warnings = rewriteLoaderDataCalls(s, info, component);
+  const warnings = rewriteLoaderDataCalls(s, info, component, options);
 
   if (entries.length > 0) {
     const { statement, imports } = batchCode(entries, { file, options, order });

@@ -14,6 +14,13 @@ export interface HoistOptions {
    * everywhere. `false`: never.
    */
   serverTiming?: boolean | 'paths';
+  /**
+   * `astro build` writes the plan of every route Astro serves (the plan each page's code was
+   * built with) to this folder, relative to the project root, as `report.json` (the document
+   * `astro-hoist analyze --json` prints) and `report.html` (waterfall charts). `true`:
+   * `astro-hoist-report`. Default: no report.
+   */
+  report?: boolean | string;
 }
 
 /**

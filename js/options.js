@@ -9,6 +9,7 @@ const DOCS = {
   concurrency: 'a positive integer: how many loaders of one render may run at once',
   speculative: 'true or false: also start loaders of conditionally rendered components early',
   serverTiming: "true, false or 'paths': a Server-Timing header with each settled loader (default: in dev only)",
+  report: "true or a folder (relative to the project root): astro build writes the plan of every route there, as report.json and report.html (true: 'astro-hoist-report')",
 };
 
 export const optionsSchema = z
@@ -17,6 +18,7 @@ export const optionsSchema = z
     concurrency: z.number().int().positive().optional().describe(DOCS.concurrency),
     speculative: z.boolean().optional().describe(DOCS.speculative),
     serverTiming: z.union([z.boolean(), z.literal('paths')]).optional().describe(DOCS.serverTiming),
+    report: z.union([z.boolean(), z.string().min(1)]).optional().describe(DOCS.report),
   })
   .strict();
 
@@ -26,6 +28,7 @@ export const optionsSchema = z
  * @property {number} [concurrency]
  * @property {boolean} [speculative]
  * @property {boolean | 'paths'} [serverTiming]
+ * @property {boolean | string} [report]
  */
 
 /**

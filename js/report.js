@@ -1,32 +1,27 @@
-// What `astro-hoist analyze` shows: the per-page table, the JSON document and the self-contained
-// HTML waterfall report. Pure functions over the core's ProjectGraph and Plans, so the CLI stays
-// a thin shell around them and the tests call them directly.
+// What `astro-hoist analyze` and a build's `report` show: the per-route table, the JSON document
+// and the self-contained HTML waterfall report. Pure functions over the core's route plans and
+// diagnostics (one shape, `Diagnostic`, everywhere), so the CLI and the integration stay thin
+// shells around them and the tests call them directly.
 
 /**
- * @typedef {import('../index.js').ProjectGraph} ProjectGraph
- * @typedef {import('../index.js').ScanDiagnostic} ScanDiagnostic
+ * @typedef {import('../index.js').Diagnostic} Diagnostic
  * @typedef {import('../index.js').Plan} Plan
  * @typedef {import('../index.js').PlannedLoader} PlannedLoader
- */
-
-/**
- * A `ctx.load` dependency cycle the planner refused, with every page it breaks.
- * @typedef {object} LoaderCycle
- * @property {string[]} files the cycle's components, root-relative, first one repeated at the end
- * @property {string[]} pages pages whose plan it broke
- * @property {string} message the core's message
+ * @typedef {import('../index.js').RoutePlan} RoutePlan
  */
 
 /**
  * The result of analyzing a project: what every output format is built from.
  * @typedef {object} Analysis
  * @property {string} root absolute project root
- * @property {number} files number of scanned files
- * @property {Plan[]} plans one per planned page, in page order
- * @property {LoaderCycle[]} loaderCycles
+ * @property {'astro' | 'disk' | 'build'} source how the project was read: through the project's
+ *   Astro config and Vite (`analyze`), on disk without Astro (`analyze` where Astro is not
+ *   installed, or `--disk`), or by `astro build` itself (the integration's `report`)
+ * @property {number} files modules the plans read
+ * @property {RoutePlan[]} routes every route Astro serves, with its plan
+ * @property {Diagnostic[]} diagnostics every problem: files' errors, what the walk could not
+ *   follow, loaders not hoisted and why, loaders no route reaches, routes that could not be planned
  * @property {string[][]} cycles component (render) cycles: a component that renders itself again
- * @property {ScanDiagnostic[]} diagnostics every scan diagnostic, plus one `loader-cycle` error per cycle
- * @property {ScanDiagnostic[]} fatal the diagnostics that make `analyze` exit 1
  * @property {AnalysisOptions} options
  */
 
@@ -34,137 +29,171 @@
  * @typedef {object} AnalysisOptions
  * @property {number} [concurrency]
  * @property {boolean} speculative
- * @property {boolean} costs whether a costs file was given (times are ms rather than units)
+ * @property {boolean} costs whether costs were given (times are ms rather than units)
  */
-
-/** The core's message for a `ctx.load` cycle: `loader dependency cycle: a -> b -> a`. */
-const LOADER_CYCLE = /loader dependency cycle: (.+)$/;
 
 /**
- * The files of a `ctx.load` cycle named by a planPage rejection, or null for any other error.
- * @param {unknown} error
- * @returns {string[] | null}
+ * A `ctx.load` cycle with every route it breaks.
+ * @typedef {{ files: string[], routes: string[], diagnostic: Diagnostic }} LoaderCycle
  */
-export function loaderCycleFiles(error) {
-  const message = error instanceof Error ? error.message : String(error);
-  const match = LOADER_CYCLE.exec(message);
-  return match ? match[1].split(' -> ') : null;
+
+/**
+ * The project's diagnostics, each once: the project's own (files, walk, unreached loaders), the
+ * routes that could not be planned, and the notes of every plan that are worth a warning.
+ * @param {Diagnostic[]} projectDiagnostics
+ * @param {RoutePlan[]} routes
+ * @returns {Diagnostic[]}
+ */
+export function collectDiagnostics(projectDiagnostics, routes) {
+  /** @type {Map<string, Diagnostic>} */
+  const out = new Map();
+  const add = (/** @type {Diagnostic} */ d) => {
+    const key = `${d.file}\0${d.line}\0${d.column}\0${d.code}\0${d.message}`;
+    if (!out.has(key)) out.set(key, d);
+  };
+  projectDiagnostics.forEach(add);
+  for (const route of routes) {
+    // A loader cycle is listed once (loaderCycles), not once per route it breaks.
+    if (route.error && route.error.cycle.length === 0) add(route.error.diagnostic);
+    for (const note of route.plan?.notes ?? []) if (note.severity !== 'info') add(note);
+  }
+  for (const cycle of loaderCycles(routes)) add(cycle.diagnostic);
+  return [...out.values()].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
 }
 
 /**
- * Whether a root-relative page path is a route: Astro skips files and folders under
- * `src/pages/` whose name starts with `_`.
- * @param {string} page root-relative posix path
+ * The `ctx.load` cycles that broke routes, each once with the routes it breaks.
+ * @param {RoutePlan[]} routes
+ * @returns {LoaderCycle[]}
  */
-export function isRoute(page) {
-  return !page
-    .replace(/^src\/pages\//, '')
-    .split('/')
-    .some((segment) => segment.startsWith('_'));
+export function loaderCycles(routes) {
+  /** @type {Map<string, LoaderCycle>} */
+  const cycles = new Map();
+  for (const route of routes) {
+    const cycle = route.error?.cycle ?? [];
+    if (cycle.length === 0 || !route.error) continue;
+    // The same cycle, entered elsewhere, starts at another member.
+    const key = cycle.slice(0, -1).sort().join('\0');
+    const known = cycles.get(key);
+    if (known) known.routes.push(route.pattern);
+    else cycles.set(key, { files: cycle, routes: [route.pattern], diagnostic: route.error.diagnostic });
+  }
+  return [...cycles.values()];
 }
 
 /**
- * Turn a costs file (component id or root-relative component path -> ms) into the core's
- * `costs` (id -> ms).
- * @param {ProjectGraph} graph
+ * Diagnostics that make `analyze` fail (and stop `astro build`): errors in a file some route
+ * renders (its plan's notes carry them), and routes that could not be planned. Errors in files
+ * no route renders, and every warning, are reported but not fatal.
+ * @param {Analysis} analysis
+ * @returns {Diagnostic[]}
+ */
+export function fatalDiagnostics(analysis) {
+  /** @type {Diagnostic[]} */
+  const out = [];
+  const seen = new Set();
+  for (const route of analysis.routes) {
+    const found = [...(route.plan?.notes ?? []), ...(route.error ? [route.error.diagnostic] : [])];
+    for (const d of found) {
+      const key = `${d.file}\0${d.line}\0${d.column}\0${d.code}`;
+      if (d.severity !== 'error' || seen.has(key)) continue;
+      seen.add(key);
+      out.push(d);
+    }
+  }
+  return out;
+}
+
+/**
+ * The process exit code for an analysis: 1 when a route renders an error (a syntax error, a
+ * loader cycle) or cannot be planned, else 0.
+ * @param {Analysis} analysis
+ */
+export function exitCode(analysis) {
+  return fatalDiagnostics(analysis).length > 0 ? 1 : 0;
+}
+
+/** Version of the JSON document; bumped when a field changes meaning or goes away. */
+export const REPORT_VERSION = 2;
+
+/**
+ * The JSON document (`analyze --json`, a build's `report`).
+ * @param {Analysis} analysis
+ */
+export function toJson(analysis) {
+  return {
+    version: REPORT_VERSION,
+    root: analysis.root,
+    source: analysis.source,
+    files: analysis.files,
+    options: analysis.options,
+    routes: analysis.routes,
+    diagnostics: analysis.diagnostics,
+    cycles: analysis.cycles,
+  };
+}
+
+/**
+ * Costs as given (`--costs`): component id or root-relative path -> ms, checked.
  * @param {unknown} json the parsed costs file
- * @returns {{ costs: Record<string, number>, unknown: string[] }} `unknown`: keys naming no scanned file
- * @throws {Error} when the file is not an object of non-negative numbers
+ * @returns {Record<string, number>} keys with `\` and a leading `./` normalized
+ * @throws {Error} when it is not an object of non-negative numbers
  */
-export function costsById(graph, json) {
+export function parseCosts(json) {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new Error('the costs file must be a JSON object mapping a component id or path to milliseconds');
   }
-  /** @type {Map<string, string>} */
-  const ids = new Map();
-  /** @type {Set<string>} */
-  const known = new Set();
-  for (const node of graph.nodes) {
-    ids.set(node.file, node.info.id);
-    known.add(node.info.id);
-  }
   /** @type {Record<string, number>} */
   const costs = {};
-  /** @type {string[]} */
-  const unknown = [];
   for (const [key, value] of Object.entries(json)) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       throw new Error(`the cost of ${JSON.stringify(key)} must be a non-negative number of milliseconds, got ${JSON.stringify(value)}`);
     }
-    const file = key.replaceAll('\\', '/').replace(/^\.\//, '');
-    const id = known.has(key) ? key : ids.get(file);
-    if (id === undefined) unknown.push(key);
-    else costs[id] = value;
+    costs[key.replaceAll('\\', '/').replace(/^\.\//, '')] = value;
   }
-  return { costs, unknown };
+  return costs;
 }
 
 /**
- * Error diagnostics that make `analyze` fail: those in an `.astro` file a route renders (the
- * page itself or any component reached through the graph, barrels included). The Vite plugin
- * stops the build on exactly these, and the page's plan is incomplete without them. Errors in
- * files no page renders, and every warning (unresolved imports), are reported but not fatal.
- * @param {ProjectGraph} graph
- * @param {string[]} pages the routes analyzed
- * @returns {ScanDiagnostic[]}
+ * Keys of `costs` that name no loader of any plan (by id or root-relative path).
+ * @param {Record<string, number>} costs
+ * @param {RoutePlan[]} routes
+ * @returns {string[]}
  */
-export function fatalDiagnostics(graph, pages) {
-  const byFile = new Map(graph.nodes.map((node) => [node.file, node]));
-  /** @type {Set<string>} */
-  const rendered = new Set();
-  const stack = [...pages];
-  while (stack.length > 0) {
-    const file = /** @type {string} */ (stack.pop());
-    if (rendered.has(file)) continue;
-    rendered.add(file);
-    for (const edge of byFile.get(file)?.edges ?? []) {
-      stack.push(edge.to);
-      // A barrel that fails to parse hides what it re-exports.
-      for (const barrel of edge.via) rendered.add(barrel);
+export function unknownCosts(costs, routes) {
+  const known = new Set();
+  for (const route of routes) {
+    for (const loader of route.plan?.loaders ?? []) {
+      known.add(loader.id);
+      known.add(loader.component);
     }
   }
-  return graph.diagnostics.filter((d) => d.severity === 'error' && rendered.has(d.file));
-}
-
-/**
- * The process exit code for an analysis: 1 on a loader cycle or a fatal diagnostic, else 0.
- * @param {Analysis} analysis
- */
-export function exitCode(analysis) {
-  return analysis.loaderCycles.length > 0 || analysis.fatal.length > 0 ? 1 : 0;
-}
-
-/**
- * The `--json` document.
- * @param {Analysis} analysis
- * @returns {{ pages: Plan[], cycles: string[][], diagnostics: ScanDiagnostic[] }}
- */
-export function toJson(analysis) {
-  return { pages: analysis.plans, cycles: analysis.cycles, diagnostics: analysis.diagnostics };
+  return Object.keys(costs).filter((key) => !known.has(key));
 }
 
 /**
  * @typedef {object} Totals
- * @property {number} pages
- * @property {number} loaders loader runs over every page
+ * @property {number} routes
+ * @property {number} loaders loader runs over every route
  * @property {number} hoisted
  * @property {number} notHoisted
  * @property {number} conditional
- * @property {number} improved pages whose depth went down
+ * @property {number} improved routes whose depth went down
  * @property {number} depthBefore deepest waterfall without hoisting
  * @property {number} depthAfter deepest with hoisting
- * @property {number} makespanBefore sum over pages
- * @property {number} makespan sum over pages
+ * @property {number} makespanBefore sum over routes
+ * @property {number} makespan sum over routes
  */
 
 /**
- * @param {Plan[]} plans
+ * @param {RoutePlan[]} routes
  * @returns {Totals}
  */
-export function totals(plans) {
+export function totals(routes) {
   /** @type {Totals} */
-  const t = { pages: plans.length, loaders: 0, hoisted: 0, notHoisted: 0, conditional: 0, improved: 0, depthBefore: 0, depthAfter: 0, makespanBefore: 0, makespan: 0 };
-  for (const plan of plans) {
+  const t = { routes: routes.length, loaders: 0, hoisted: 0, notHoisted: 0, conditional: 0, improved: 0, depthBefore: 0, depthAfter: 0, makespanBefore: 0, makespan: 0 };
+  for (const { plan } of routes) {
+    if (!plan) continue;
     t.loaders += plan.loaders.length;
     for (const loader of plan.loaders) {
       if (loader.hoisted) t.hoisted++;
@@ -199,17 +228,35 @@ function timeWithUnit(value, unit) {
 }
 
 /**
- * A line under a page's row: which loaders, and why when there is a reason.
- * @typedef {{ label: 'not hoisted' | 'waits' | 'conditional', components: string[], reason?: string }} PageNote
+ * How a route is named: its pattern, with its kind when it is not a page of the project.
+ * @param {RoutePlan} route
+ */
+export function routeLabel(route) {
+  if (route.kind === 'page') return route.pattern;
+  if (route.kind === 'markdown') return `${route.pattern} (markdown)`;
+  if (route.kind === 'island') return `${route.pattern} (server island)`;
+  return `${route.pattern} (injected)`;
+}
+
+/**
+ * A line under a route's row: which loaders, and why when there is a reason.
+ * @typedef {{ label: 'not hoisted' | 'waits' | 'conditional' | 'guard' | 'layout' | 'error', components: string[], reason?: string }} RouteNote
  */
 
 /**
- * What to say under a page's row: the not-hoisted loaders grouped by reason, loaders that are
- * hoisted but start late because they await others, and the conditional ones.
- * @param {Plan} plan
- * @returns {PageNote[]}
+ * What to say under a route's row: why it has no plan, the not-hoisted loaders grouped by
+ * reason, loaders that start late because they await others, the conditional ones, and where a
+ * guard makes the batch start.
+ * @param {RoutePlan} route
+ * @returns {RouteNote[]}
  */
-export function pageNotes(plan) {
+export function routeNotes(route) {
+  /** @type {RouteNote[]} */
+  const notes = [];
+  if (route.error) notes.push({ label: 'error', components: [route.error.diagnostic.file], reason: route.error.diagnostic.message });
+  const { plan } = route;
+  if (!plan) return notes;
+  if (route.entry !== plan.root) notes.push({ label: 'layout', components: [plan.root] });
   /** @type {Map<string, string[]>} */
   const notHoisted = new Map();
   /** @type {Map<string, string[]>} */
@@ -218,7 +265,7 @@ export function pageNotes(plan) {
   const conditional = [];
   for (const loader of plan.loaders) {
     const reason = loader.reason ?? 'no reason given';
-    const group = loader.hoisted ? (loader.batch > 1 ? waiting : null) : notHoisted;
+    const group = loader.hoisted ? (loader.wave > 1 ? waiting : null) : notHoisted;
     if (group) {
       const list = group.get(reason) ?? [];
       list.push(loader.component);
@@ -226,11 +273,12 @@ export function pageNotes(plan) {
     }
     if (loader.conditional) conditional.push(loader.component);
   }
-  /** @type {PageNote[]} */
-  const notes = [];
   for (const [reason, components] of notHoisted) notes.push({ label: 'not hoisted', components, reason });
   for (const [reason, components] of waiting) notes.push({ label: 'waits', components, reason });
   if (conditional.length > 0) notes.push({ label: 'conditional', components: conditional });
+  if (plan.batchStart && plan.entries.length > 0) {
+    notes.push({ label: 'guard', components: [`${plan.root}:${plan.batchStart.endLine}`], reason: 'the batch starts after the last early return of the frontmatter' });
+  }
   return notes;
 }
 
@@ -255,11 +303,23 @@ function padRow(row, widths, right) {
     .trimEnd();
 }
 
-/** Most warnings listed in the table output; `--json` has them all. */
+/** Most diagnostics listed in the table output; `--json` has them all. */
 const MAX_LISTED = 20;
 
+/** @param {Diagnostic} d */
+function diagnosticLine(d) {
+  return `${d.severity}: ${d.file}:${d.line}:${d.column}: ${d.message} [${d.code}]${d.help ? `\n  help: ${d.help}` : ''}`;
+}
+
+/** @param {Analysis['source']} source */
+function sourceLabel(source) {
+  if (source === 'astro') return "read through the project's Astro config";
+  if (source === 'build') return 'as astro build planned it';
+  return 'read on disk (src/pages, tsconfig paths)';
+}
+
 /**
- * The plain-text report: one row per page (loaders, hoisted, depth before -> after, and the
+ * The plain-text report: one row per route (loaders, hoisted, depth before -> after, and the
  * estimated time when costs or a concurrency limit make it meaningful), the reasons under each
  * row, then totals and problems.
  * @param {Analysis} analysis
@@ -267,7 +327,7 @@ const MAX_LISTED = 20;
  * @returns {string}
  */
 export function formatTable(analysis, { rootLabel = analysis.root } = {}) {
-  const { plans, options } = analysis;
+  const { routes, options } = analysis;
   const showTime = options.costs || options.concurrency !== undefined;
   const unit = options.costs ? ' ms' : '';
   const settings = [options.concurrency !== undefined ? `concurrency ${options.concurrency}` : '', options.speculative ? 'speculative' : '']
@@ -275,22 +335,24 @@ export function formatTable(analysis, { rootLabel = analysis.root } = {}) {
     .join(', ');
   /** @type {string[]} */
   const out = [
-    `astro-hoist analyze ${rootLabel}: ${plural(analysis.files, 'file')}, ${plural(plans.length, 'page')}${settings ? ` (${settings})` : ''}`,
+    `astro-hoist analyze ${rootLabel}: ${plural(routes.length, 'route')}, ${plural(analysis.files, 'module')}, ${sourceLabel(analysis.source)}${settings ? ` (${settings})` : ''}`,
     '',
   ];
-  const head = ['page', 'loaders', 'hoisted', 'depth'];
+  const head = ['route', 'entry', 'loaders', 'hoisted', 'depth'];
   if (showTime) head.push('time');
-  const right = [false, true, true, false, false];
-  /** @type {{ row: string[], notes: PageNote[] }[]} */
-  const rows = plans.map((plan) => {
+  const right = [false, false, true, true, false, false];
+  /** @type {{ row: string[], notes: RouteNote[] }[]} */
+  const rows = routes.map((route) => {
+    const { plan } = route;
     const row = [
-      plan.page,
-      String(plan.loaders.length),
-      String(plan.loaders.filter((l) => l.hoisted).length),
-      `${plan.depthBefore} → ${plan.depthAfter}`,
+      routeLabel(route),
+      route.entry,
+      plan ? String(plan.loaders.length) : '-',
+      plan ? String(plan.loaders.filter((l) => l.hoisted).length) : '-',
+      plan ? `${plan.depthBefore} → ${plan.depthAfter}` : '-',
     ];
-    if (showTime) row.push(`${formatTime(plan.makespanBefore)} → ${formatTime(plan.makespan)}${unit}`);
-    return { row, notes: pageNotes(plan) };
+    if (showTime) row.push(plan ? `${formatTime(plan.makespanBefore)} → ${formatTime(plan.makespan)}${unit}` : '-');
+    return { row, notes: routeNotes(route) };
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map(({ row }) => row[i].length)));
   out.push(padRow(head, widths, right));
@@ -301,30 +363,35 @@ export function formatTable(analysis, { rootLabel = analysis.root } = {}) {
       if (note.reason) out.push(`      ${note.reason}`);
     }
   }
-  if (plans.length === 0) out.push('(no pages: pages are the .astro files under src/pages/)');
+  if (routes.length === 0) out.push('(no routes: Astro serves no page of this project)');
 
-  const t = totals(plans);
+  const t = totals(routes);
   out.push('');
-  const parts = [`${plural(t.pages, 'page')}`, `${plural(t.loaders, 'loader')} (${t.hoisted} hoisted, ${t.notHoisted} not hoisted, ${t.conditional} conditional)`];
-  parts.push(`deepest waterfall ${t.depthBefore} → ${t.depthAfter}`);
-  parts.push(`${plural(t.improved, 'page')} shallower`);
+  const parts = [
+    plural(t.routes, 'route'),
+    `${plural(t.loaders, 'loader')} (${t.hoisted} hoisted, ${t.notHoisted} not hoisted, ${t.conditional} conditional)`,
+    `deepest waterfall ${t.depthBefore} → ${t.depthAfter}`,
+    `${plural(t.improved, 'route')} shallower`,
+  ];
   if (showTime) parts.push(`total time ${formatTime(t.makespanBefore)} → ${formatTime(t.makespan)}${unit}`);
   out.push(`total: ${parts.join('; ')}`);
 
-  for (const cycle of analysis.loaderCycles) {
-    out.push(`error: loader dependency cycle ${cycle.files.join(' -> ')} (breaks ${cycle.pages.join(', ')})`);
+  for (const cycle of loaderCycles(routes)) {
+    out.push(`error: loader dependency cycle ${cycle.files.join(' -> ')} (breaks ${cycle.routes.join(', ')})`);
   }
-  for (const d of analysis.fatal) out.push(`error: ${d.file}:${d.line}:${d.column}: ${d.message} [${d.code}]`);
-  const fatal = new Set(analysis.fatal);
-  const others = analysis.diagnostics.filter((d) => !fatal.has(d) && d.code !== 'loader-cycle');
-  for (const d of others.slice(0, MAX_LISTED)) out.push(`${d.severity}: ${d.file}:${d.line}:${d.column}: ${d.message} [${d.code}]`);
-  if (others.length > MAX_LISTED) out.push(`... and ${others.length - MAX_LISTED} more (--json lists every diagnostic)`);
+  const listed = analysis.diagnostics.filter((d) => d.code !== 'loader-cycle' && d.severity !== 'info');
+  // Errors first: they are why the exit code is 1.
+  listed.sort((a, b) => Number(b.severity === 'error') - Number(a.severity === 'error'));
+  for (const d of listed.slice(0, MAX_LISTED)) out.push(diagnosticLine(d));
+  if (listed.length > MAX_LISTED) out.push(`... and ${listed.length - MAX_LISTED} more (--json lists every diagnostic)`);
+  const notes = analysis.diagnostics.filter((d) => d.severity === 'info').length;
+  if (notes > 0) out.push(`${plural(notes, 'note')} (loaders reached only conditionally, and the like): --json lists them`);
   for (const cycle of analysis.cycles) out.push(`note: components render each other in a cycle: ${cycle.join(' -> ')}`);
   return `${out.join('\n')}\n`;
 }
 
 /**
- * One line of a text progress bar, e.g. `[######------] 12/40 planning pages`.
+ * One line of a text progress bar, e.g. `[######------] 12/40 planning routes`.
  * @param {number} done
  * @param {number} total
  * @param {string} label
@@ -380,20 +447,20 @@ function shortName(file, max) {
 }
 
 /**
- * The kind of a loader's bar: hoisted into batch 1, hoisted but waiting for `ctx.load`, or run
+ * The kind of a loader's bar: hoisted into wave 1, hoisted but waiting for `ctx.load`, or run
  * at render (not hoisted).
  * @param {PlannedLoader} loader
  * @returns {'hoisted' | 'waiting' | 'render'}
  */
 function barKind(loader) {
   if (!loader.hoisted) return 'render';
-  return loader.batch > 1 ? 'waiting' : 'hoisted';
+  return loader.wave > 1 ? 'waiting' : 'hoisted';
 }
 
 const CHART = { width: 880, label: 250, row: 24, bar: 14, top: 8, axis: 26, right: 24 };
 
 /**
- * One waterfall chart: a bar per loader on a time axis shared by both charts of a page.
+ * One waterfall chart: a bar per loader on a time axis shared by both charts of a route.
  * @param {Plan} plan
  * @param {PlannedLoader[]} rows loaders in row order
  * @param {'before' | 'after'} which
@@ -411,6 +478,8 @@ function chartSvg(plan, rows, which, scaleMax, unit) {
   const end = which === 'before' ? plan.makespanBefore : plan.makespan;
   const critical = new Set(plan.criticalPath);
   /** @type {string[]} */
+  const stripes = [];
+  /** @type {string[]} */
   const parts = [];
   for (const tick of ticks) {
     const tx = x(tick).toFixed(1);
@@ -421,7 +490,7 @@ function chartSvg(plan, rows, which, scaleMax, unit) {
     const y = top + i * row;
     const start = which === 'before' ? loader.startBefore : loader.start;
     const finish = which === 'before' ? loader.finishBefore : loader.finish;
-    const round = which === 'before' ? loader.batchBefore : loader.batch;
+    const wave = which === 'before' ? loader.waveBefore : loader.wave;
     const kind = which === 'before' ? 'plain' : barKind(loader);
     const classes = ['bar', kind];
     if (loader.conditional) classes.push('conditional');
@@ -429,25 +498,23 @@ function chartSvg(plan, rows, which, scaleMax, unit) {
     const bx = x(start);
     // A zero-cost loader still gets a visible sliver.
     const bw = Math.max(3, x(finish) - bx);
-    const status = which === 'before' ? `round ${round} of plain Astro's waterfall` : loader.hoisted ? `hoisted, batch ${round}` : 'not hoisted: starts when its component renders';
+    const status = which === 'before' ? `round ${wave} of plain Astro's waterfall` : loader.hoisted ? `hoisted, wave ${wave}` : 'not hoisted: starts when its component renders';
     const tip = [`${loader.component}`, `${formatTime(start)}–${timeWithUnit(finish, unit)}`, status, loader.reason && which === 'after' ? loader.reason : '', loader.conditional ? 'conditional' : '']
       .filter(Boolean)
       .join('\n');
-    if (i % 2 === 1) parts.push(`<rect class="stripe" x="0" y="${y}" width="${width}" height="${row}"/>`);
+    if (i % 2 === 1) stripes.push(`<rect class="stripe" x="0" y="${y}" width="${width}" height="${row}"/>`);
     parts.push(
       `<text class="name" x="${label - 10}" y="${y + row / 2 + 4}" text-anchor="end">${escapeHtml(shortName(loader.component, 34))}<title>${escapeHtml(loader.component)}</title></text>`,
     );
     parts.push(
-      `<rect class="${classes.join(' ')}" data-loader="${escapeHtml(loader.id)}" data-component="${escapeHtml(loader.component)}" data-start="${start}" data-finish="${finish}" data-batch="${round}" x="${bx.toFixed(1)}" y="${y + (row - bar) / 2}" width="${bw.toFixed(1)}" height="${bar}" rx="3"><title>${escapeHtml(tip)}</title></rect>`,
+      `<rect class="${classes.join(' ')}" data-loader="${escapeHtml(loader.id)}" data-component="${escapeHtml(loader.component)}" data-start="${start}" data-finish="${finish}" data-wave="${wave}" x="${bx.toFixed(1)}" y="${y + (row - bar) / 2}" width="${bw.toFixed(1)}" height="${bar}" rx="3"><title>${escapeHtml(tip)}</title></rect>`,
     );
   });
   const ex = x(end).toFixed(1);
   parts.push(`<line class="end" x1="${ex}" x2="${ex}" y1="${top - 4}" y2="${top + rows.length * row + 4}"/>`);
   parts.push(`<text class="axis-label" x="${label - 10}" y="${top + rows.length * row + 16}" text-anchor="end">${escapeHtml(unit)}</text>`);
   // Stripes go under everything else.
-  const stripes = parts.filter((p) => p.startsWith('<rect class="stripe"'));
-  const rest = parts.filter((p) => !p.startsWith('<rect class="stripe"'));
-  return `<svg class="chart" data-chart="${which}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${which === 'before' ? 'without' : 'with'} astro-hoist: done at ${escapeHtml(timeWithUnit(end, unit))}">${stripes.join('')}${rest.join('')}</svg>`;
+  return `<svg class="chart" data-chart="${which}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${which === 'before' ? 'without' : 'with'} astro-hoist: done at ${escapeHtml(timeWithUnit(end, unit))}">${stripes.join('')}${parts.join('')}</svg>`;
 }
 
 const STYLE = `
@@ -472,7 +539,7 @@ a:hover { text-decoration: underline; }
 .legend { display: flex; flex-wrap: wrap; gap: 16px; margin: 12px 0 20px; color: var(--muted); }
 .legend span::before { content: ""; display: inline-block; width: 22px; height: 10px; border-radius: 3px; margin-right: 6px; vertical-align: -1px; background: var(--c); }
 .legend .cond::before { background: repeating-linear-gradient(135deg, var(--hoisted) 0 4px, transparent 4px 7px); border: 1px dashed var(--hoisted); }
-section.page { border-top: 1px solid var(--line); padding-top: 20px; margin-top: 24px; }
+section.route { border-top: 1px solid var(--line); padding-top: 20px; margin-top: 24px; }
 figure { margin: 8px 0 4px; }
 figcaption { font-weight: 600; margin-bottom: 2px; }
 figcaption .muted { font-weight: 400; color: var(--muted); }
@@ -500,7 +567,7 @@ svg .end { stroke: var(--accent); stroke-width: 2; stroke-dasharray: 3 3; }
 `;
 
 /**
- * The self-contained HTML report: a summary table, then per page a waterfall chart without
+ * The self-contained HTML report: a summary table, then per route a waterfall chart without
  * hoisting above one with it, on the same time axis, one bar per loader (`data-loader` = id),
  * and the reasons for loaders that are not hoisted. Inline CSS and SVG only: no scripts, fonts
  * or other files, so it opens anywhere and can be attached to a CI run.
@@ -509,11 +576,12 @@ svg .end { stroke: var(--accent); stroke-width: 2; stroke-dasharray: 3 3; }
  * @returns {string}
  */
 export function buildHtmlReport(analysis, { title = 'astro-hoist analyze' } = {}) {
-  const { plans, options } = analysis;
+  const { routes, options } = analysis;
   /** @type {'ms' | 'units'} */
   const unit = options.costs ? 'ms' : 'units';
-  const t = totals(plans);
+  const t = totals(routes);
   const settings = [
+    sourceLabel(analysis.source),
     options.costs ? 'costs from file (ms)' : 'every loader costs 1 unit (pass --costs for ms)',
     options.concurrency !== undefined ? `concurrency ${options.concurrency}` : 'no concurrency limit',
     options.speculative ? 'speculative: conditional loaders start early' : 'conditional loaders start at render',
@@ -521,67 +589,72 @@ export function buildHtmlReport(analysis, { title = 'astro-hoist analyze' } = {}
   /** @type {string[]} */
   const body = [];
   body.push(`<h1>${escapeHtml(title)}</h1>`);
-  body.push(`<p class="sub"><span class="mono">${escapeHtml(analysis.root)}</span> · ${plural(analysis.files, 'file')} · ${escapeHtml(settings.join(' · '))}</p>`);
+  body.push(`<p class="sub"><span class="mono">${escapeHtml(analysis.root)}</span> · ${plural(analysis.files, 'module')} · ${escapeHtml(settings.join(' · '))}</p>`);
   body.push(
-    `<p>${plural(t.pages, 'page')}, ${plural(t.loaders, 'loader')} (${t.hoisted} hoisted, ${t.notHoisted} not hoisted, ${t.conditional} conditional). Deepest waterfall ${t.depthBefore} → ${t.depthAfter}; ${plural(t.improved, 'page')} shallower.</p>`,
+    `<p>${plural(t.routes, 'route')}, ${plural(t.loaders, 'loader')} (${t.hoisted} hoisted, ${t.notHoisted} not hoisted, ${t.conditional} conditional). Deepest waterfall ${t.depthBefore} → ${t.depthAfter}; ${plural(t.improved, 'route')} shallower.</p>`,
   );
   /** @type {string[]} */
   const problems = [];
-  for (const cycle of analysis.loaderCycles) {
-    problems.push(`<li class="error">loader dependency cycle <code>${escapeHtml(cycle.files.join(' -> '))}</code>: breaks ${cycle.pages.map((p) => `<code>${escapeHtml(p)}</code>`).join(', ')}</li>`);
+  for (const cycle of loaderCycles(routes)) {
+    problems.push(`<li class="error">loader dependency cycle <code>${escapeHtml(cycle.files.join(' -> '))}</code>: breaks ${cycle.routes.map((p) => `<code>${escapeHtml(p)}</code>`).join(', ')}</li>`);
   }
-  const fatal = new Set(analysis.fatal);
   for (const d of analysis.diagnostics) {
     if (d.code === 'loader-cycle') continue;
-    const cls = fatal.has(d) ? ' class="error"' : '';
+    const cls = d.severity === 'error' ? ' class="error"' : '';
     problems.push(`<li${cls}>${escapeHtml(d.severity)}: <code>${escapeHtml(`${d.file}:${d.line}:${d.column}`)}</code> ${escapeHtml(d.message)} <span class="mono">[${escapeHtml(d.code)}]</span></li>`);
   }
   for (const cycle of analysis.cycles) problems.push(`<li>components render each other in a cycle: <code>${escapeHtml(cycle.join(' -> '))}</code></li>`);
   if (problems.length > 0) body.push(`<h3>Problems</h3><ul class="problems">${problems.join('')}</ul>`);
 
-  if (plans.length > 0) {
-    body.push(`<table class="pages"><thead><tr><th>page</th><th>loaders</th><th>hoisted</th><th>depth</th><th>time (${unit})</th></tr></thead><tbody>`);
-    plans.forEach((plan, i) => {
-      const hoisted = plan.loaders.filter((l) => l.hoisted).length;
-      body.push(
-        `<tr><td><a class="mono" href="#page-${i}">${escapeHtml(plan.page)}</a></td><td class="num">${plan.loaders.length}</td><td class="num">${hoisted}</td><td class="num">${plan.depthBefore} → ${plan.depthAfter}</td><td class="num">${escapeHtml(formatTime(plan.makespanBefore))} → ${escapeHtml(formatTime(plan.makespan))}</td></tr>`,
-      );
+  if (routes.length > 0) {
+    body.push(`<table class="routes"><thead><tr><th>route</th><th>entry</th><th>loaders</th><th>hoisted</th><th>depth</th><th>time (${unit})</th></tr></thead><tbody>`);
+    routes.forEach((route, i) => {
+      const { plan } = route;
+      const cells = plan
+        ? `<td class="num">${plan.loaders.length}</td><td class="num">${plan.loaders.filter((l) => l.hoisted).length}</td><td class="num">${plan.depthBefore} → ${plan.depthAfter}</td><td class="num">${escapeHtml(formatTime(plan.makespanBefore))} → ${escapeHtml(formatTime(plan.makespan))}</td>`
+        : '<td class="num">-</td><td class="num">-</td><td class="num">-</td><td class="num">-</td>';
+      body.push(`<tr><td><a class="mono" href="#route-${i}">${escapeHtml(routeLabel(route))}</a></td><td class="mono">${escapeHtml(route.entry)}</td>${cells}</tr>`);
     });
     body.push('</tbody></table>');
   } else {
-    body.push('<p class="empty">No pages: pages are the .astro files under src/pages/.</p>');
+    body.push('<p class="empty">No routes: Astro serves no page of this project.</p>');
   }
   body.push(
     '<div class="legend"><span style="--c: var(--plain)">plain Astro (each loader when its component renders)</span><span style="--c: var(--hoisted)">hoisted: starts at request start</span><span style="--c: var(--waiting)">hoisted, waits for ctx.load</span><span style="--c: var(--render)">not hoisted: starts at render</span><span class="cond">conditional (dashed)</span></div>',
   );
 
-  plans.forEach((plan, i) => {
-    const rows = [...plan.loaders].sort(
-      (a, b) => a.batchBefore - b.batchBefore || a.startBefore - b.startBefore || a.component.localeCompare(b.component),
-    );
+  routes.forEach((route, i) => {
+    const { plan } = route;
+    const loaders = plan?.loaders ?? [];
+    body.push(`<section class="route" id="route-${i}" data-route="${escapeHtml(route.pattern)}" data-entry="${escapeHtml(route.entry)}" data-loaders="${loaders.length}">`);
+    body.push(`<h2>${escapeHtml(routeLabel(route))}</h2>`);
+    if (!plan) {
+      body.push(`<p class="empty">${escapeHtml(route.error ? route.error.diagnostic.message : 'Renders no component (a Markdown page without a layout).')}</p>`);
+      body.push('</section>');
+      return;
+    }
+    const rows = [...loaders].sort((a, b) => a.waveBefore - b.waveBefore || a.startBefore - b.startBefore || a.component.localeCompare(b.component));
     const scaleMax = Math.max(plan.makespanBefore, plan.makespan);
-    body.push(`<section class="page" id="page-${i}" data-page="${escapeHtml(plan.page)}" data-loaders="${plan.loaders.length}">`);
-    body.push(`<h2>${escapeHtml(plan.page)}</h2>`);
     body.push(
-      `<p class="summary">${plural(plan.loaders.length, 'loader')} · waterfall depth ${plan.depthBefore} → ${plan.depthAfter} · done at ${escapeHtml(formatTime(plan.makespanBefore))} → ${escapeHtml(timeWithUnit(plan.makespan, unit))}</p>`,
+      `<p class="summary"><span class="mono">${escapeHtml(route.entry)}</span> · ${plural(loaders.length, 'loader')} · waterfall depth ${plan.depthBefore} → ${plan.depthAfter} · done at ${escapeHtml(formatTime(plan.makespanBefore))} → ${escapeHtml(timeWithUnit(plan.makespan, unit))}</p>`,
     );
     if (rows.length === 0) {
-      body.push('<p class="empty">No loaders on this page.</p>');
+      body.push('<p class="empty">No loaders on this route.</p>');
     } else {
       body.push(
         `<figure><figcaption>Without astro-hoist <span class="muted">· ${plural(plan.depthBefore, 'round')}, done at ${escapeHtml(timeWithUnit(plan.makespanBefore, unit))}</span></figcaption>${chartSvg(plan, rows, 'before', scaleMax, unit)}</figure>`,
       );
       body.push(
-        `<figure><figcaption>With astro-hoist <span class="muted">· ${plural(plan.depthAfter, 'batch', 'batches')}, done at ${escapeHtml(timeWithUnit(plan.makespan, unit))}</span></figcaption>${chartSvg(plan, rows, 'after', scaleMax, unit)}</figure>`,
+        `<figure><figcaption>With astro-hoist <span class="muted">· ${plural(plan.depthAfter, 'wave')}, done at ${escapeHtml(timeWithUnit(plan.makespan, unit))}</span></figcaption>${chartSvg(plan, rows, 'after', scaleMax, unit)}</figure>`,
       );
-      const notes = pageNotes(plan);
-      if (notes.length > 0) {
-        const items = notes.map(
-          (n) =>
-            `<li><strong>${escapeHtml(n.label)}</strong>: ${n.components.map((c) => `<code>${escapeHtml(c)}</code>`).join(', ')}${n.reason ? `<br><span class="reason">${escapeHtml(n.reason)}</span>` : ''}</li>`,
-        );
-        body.push(`<ul class="notes">${items.join('')}</ul>`);
-      }
+    }
+    const notes = routeNotes(route);
+    if (notes.length > 0) {
+      const items = notes.map(
+        (n) =>
+          `<li><strong>${escapeHtml(n.label)}</strong>: ${n.components.map((c) => `<code>${escapeHtml(c)}</code>`).join(', ')}${n.reason ? `<br><span class="reason">${escapeHtml(n.reason)}</span>` : ''}</li>`,
+      );
+      body.push(`<ul class="notes">${items.join('')}</ul>`);
     }
     body.push('</section>');
   });
@@ -599,4 +672,15 @@ ${body.join('\n')}
 </body>
 </html>
 `;
+}
+
+/**
+ * An analysis of planned routes: what the CLI and a build's `report` format.
+ * @param {{ root: string, source: Analysis['source'], routes: RoutePlan[], diagnostics: Diagnostic[], cycles: string[][], options: AnalysisOptions }} parts
+ * @returns {Analysis}
+ */
+export function analysisOf({ root, source, routes, diagnostics, cycles, options }) {
+  const files = new Set();
+  for (const route of routes) for (const file of route.plan?.files ?? []) files.add(file);
+  return { root, source, files: files.size, routes, diagnostics: collectDiagnostics(diagnostics, routes), cycles, options };
 }

@@ -118,6 +118,8 @@ export interface LoaderBind {
   key: string;
   loader: Loader<any> | undefined;
   component: string;
+  /** The integration's options (timeout, concurrency, Server-Timing): a render no batch configured still gets them. */
+  options?: BatchOptions;
 }
 
 /** @internal One settled loader's timing (performance.now() milliseconds). */

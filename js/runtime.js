@@ -189,6 +189,8 @@ class RenderState {
     this.serverTiming = undefined;
     /** Whether Server-Timing may name component paths (dev). */
     this.dev = false;
+    /** Whether a batch (or a getLoaderData binding) has applied the integration's options. */
+    this.configured = false;
     /** @type {(() => void)[]} what to undo when the render ends (listeners on the client's signal) */
     this.cleanups = [];
 
@@ -241,6 +243,7 @@ class RenderState {
    * @param {BatchOptions} options
    */
   configure(options) {
+    this.configured = true;
     const { timeout, concurrency } = options;
     if (typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout)) this.timeout = timeout;
     if (typeof concurrency === 'number' && concurrency >= 1) this.concurrency = Math.floor(concurrency);
@@ -333,7 +336,7 @@ export function getLoaderData(bind) {
   if (bind === null || typeof bind !== 'object' || bind.astro === null || typeof bind.astro !== 'object') {
     throw new Error(MISSING_BIND);
   }
-  const { astro, key, loader, component, result } = bind;
+  const { astro, key, loader, component, result, options } = bind;
   if (typeof loader !== 'function') {
     throw new Error(
       `${PREFIX} getLoaderData() in ${component ?? 'a component'}: the component does not export a ` +
@@ -342,6 +345,9 @@ export function getLoaderData(bind) {
     );
   }
   const state = __renderState(astro, result);
+  // A render that no batch configured (its tree had no batch to start) still gets the
+  // integration's options: a timeout applies to every loader.
+  if (options && !state.configured) state.configure(options);
   let run = lookup(state, key, loader, component);
   if (!run) {
     run = createRun(state, key, loader, component, astro);

@@ -1,8 +1,10 @@
 // The Vite plugins of astro-hoist:
-// - `astro-hoist:transform` asks the native core about every raw `.astro` source, moves each
-//   hoistable loader into its loader module (which it resolves and loads), binds getLoaderData()
-//   calls, and gives every component whose tree holds hoistable loaders the batch that starts
-//   them; it keeps dev output fresh when any file a module's output was computed from changes.
+// - `astro-hoist:transform` keeps one native `Project` (core/graph.rs): every `.astro` source
+//   Vite transforms is analyzed into it, its tree is walked with Vite's own resolver and module
+//   loading (walk.js), and the core's plan for that component decides its batch; the component's
+//   hoistable loader moves into its loader module (resolved and loaded here), getLoaderData()
+//   calls are bound. It keeps dev output fresh when a file a module's output was computed from
+//   changes, and can write the report of every route (`report`).
 // - `astro-hoist:imports` appends the imports those edits need to Astro's compiled module, after
 //   every import Astro wrote, so no existing import moves (Astro orders CSS by import position).
 //
@@ -10,32 +12,33 @@
 // debug note); the client environment is never touched.
 
 import path from 'node:path';
-import { existsSync } from 'node:fs';
-import { walkComponentGraph } from '../graph.js';
+import { readFile } from 'node:fs/promises';
 import { appendImports, loaderModuleCode, transformAstro } from '../codegen.js';
-import { pageSubgraph } from '../plan.js';
 import { componentOfLoaderModule, isAstroComponentId, LOADER_MODULE_SUFFIX, loaderModuleId, relativeSpecifier, slash, toComponentPath } from '../paths.js';
-import { AnalysisCache } from './cache.js';
 import { DependencyMap, invalidateModules } from './hmr.js';
-import { logError, reportDiagnostics, reportNotHoisted, reportWarnings, Said, toLog } from './log.js';
+import { logError, reportDiagnostics, reportNotes, reportWarnings, Said, toLog } from './log.js';
+import { settle } from './walk.js';
 
 /**
  * @typedef {import('../../index.js').ComponentInfo} ComponentInfo
- * @typedef {import('../../index.js').ProjectGraph} ProjectGraph
+ * @typedef {import('../../index.js').Project} Project
+ * @typedef {import('../../index.js').Route} Route
+ * @typedef {import('../../index.js').RoutePlan} RoutePlan
  * @typedef {import('../codegen.js').BatchOptions} BatchOptions
- * @typedef {import('./cache.js').AnalyzeComponent} AnalyzeComponent
  * @typedef {import('./log.js').Logger} Logger
  * @typedef {import('./log.js').Log} Log
  * @typedef {import('./hmr.js').ModuleNode} ModuleNode
  * @typedef {import('./hmr.js').ModuleGraph} ModuleGraph
+ * @typedef {import('./walk.js').Resolver} Resolver
  */
 
 /**
  * The parts of Vite's / Rollup's plugin contexts these plugins use. Typed locally so the package
  * needs no `vite` types at check time.
- * @typedef {{ config?: { consumer?: 'client' | 'server' } }} Environment
+ * @typedef {{ config?: { consumer?: 'client' | 'server' }, pluginContainer?: { load(id: string): Promise<unknown> } }} Environment
  * @typedef {object} TransformContext
- * @property {(source: string, importer?: string, options?: { skipSelf?: boolean }) => Promise<{ id: string, external?: boolean | string } | null>} resolve
+ * @property {(source: string, importer?: string, options?: { skipSelf?: boolean }) => Promise<{ id: string, external?: boolean | string, meta?: Record<string, any> } | null>} resolve
+ * @property {(options: { id: string }) => Promise<{ code?: string | null }>} [load]
  * @property {(file: string) => void} addWatchFile
  * @property {(error: Log | Error | string) => never} error
  * @property {(warning: Log | string) => void} warn
@@ -43,15 +46,17 @@ import { logError, reportDiagnostics, reportNotHoisted, reportWarnings, Said, to
  * @typedef {{ type?: 'create' | 'update' | 'delete', file: string, timestamp: number, modules: ModuleNode[] }} HotUpdateOptions
  * @typedef {{ environment?: { moduleGraph: ModuleGraph } }} HotUpdateContext
  * @typedef {{ file: string, timestamp: number, modules: ModuleNode[], server: { moduleGraph: ModuleGraph, environments?: unknown } }} HmrContext
+ * @typedef {{ entrypoint: string, pattern: string, type: string, origin?: string }} AstroRoute a route of `astro:routes:resolved`
+ * @typedef {{ name?: string, load?: Function | { handler?: Function, filter?: { id?: unknown } } }} VitePlugin
  */
 
 /**
  * @typedef {object} HoistVitePluginOptions
  * @property {string} root project root, absolute path
- * @property {string} srcDir Astro's `srcDir`, absolute path (pages live in `<srcDir>/pages/`)
  * @property {BatchOptions} [options] batch options for the generated code (validated and resolved)
  * @property {Logger} [logger] Astro's logger for not-hoisted reasons (falls back to `this.warn`)
- * @property {AnalyzeComponent} [analyzeComponent] defaults to the native core's
+ * @property {(root: string) => Project | Promise<Project>} [createProject] defaults to the native core's
+ * @property {(plans: RoutePlan[], project: Project) => void | Promise<void>} [onReport] called with every route's plan at the end of a build
  */
 
 /**
@@ -64,7 +69,7 @@ export function mentionsLoaders(source) {
 }
 
 /** Diagnostics after which the core's facts about a file are incomplete (it was not parsed). */
-const INCOMPLETE = new Set(['too-deeply-nested', 'too-ambiguous']);
+const INCOMPLETE = new Set(['syntax-error', 'parser-failure', 'too-deeply-nested', 'too-ambiguous', 'unclosed-frontmatter', 'read-error', 'internal-error']);
 
 /**
  * Whether a transform runs for the browser: `.astro` frontmatter never does, so nothing of ours
@@ -78,9 +83,103 @@ function isClient(ctx, options) {
   return options?.ssr === false;
 }
 
-/** The native addon, loaded on first use. */
-async function loadNative() {
-  return import('../../index.js');
+/**
+ * Astro's routes as the core's: pages and injected pages (`.astro`), Markdown pages (rendered
+ * through their layout). Endpoints, redirects and Astro's internal routes render no component of
+ * the project's.
+ * @param {AstroRoute[]} routes
+ * @param {string} root
+ * @returns {Route[]}
+ */
+export function coreRoutes(routes, root) {
+  /** @type {Route[]} */
+  const out = [];
+  for (const route of routes) {
+    if (route.type !== 'page' || route.origin === 'internal') continue;
+    const entry = slash(path.resolve(root, route.entrypoint));
+    if (/\.astro$/.test(entry)) out.push({ kind: route.origin === 'external' ? 'injected' : 'page', pattern: route.pattern, entry });
+    else if (/\.mdx?$/.test(entry)) out.push({ kind: 'markdown', pattern: route.pattern, entry });
+  }
+  return out;
+}
+
+/**
+ * The resolver a plugin hook offers: `this.resolve`, and `this.load` (a build) or the
+ * environment's plugin container (dev) for the source of a virtual module.
+ * @param {TransformContext} ctx
+ * @param {readonly VitePlugin[]} [plugins] the resolved config's plugins (a build loads through their hooks)
+ * @returns {Resolver}
+ */
+export function hookResolver(ctx, plugins = []) {
+  return {
+    resolve: (specifier, importer) => ctx.resolve(specifier, importer, { skipSelf: true }),
+    load: async (id) => {
+      const container = ctx.environment?.pluginContainer;
+      if (container) return loadedCode(await container.load(id));
+      const loaded = await loadThroughPlugins(ctx, plugins, id);
+      if (loaded !== null) return loaded;
+      if (ctx.load) return (await ctx.load({ id }).catch(() => null))?.code ?? null;
+      return null;
+    },
+  };
+}
+
+/**
+ * A module's source from the first `load` hook that answers, called as the build calls them.
+ * A build has no plugin container to ask, and a bundler's `this.load` would add the module to the
+ * build's graph (Rolldown's also answers null for a module it has not reached yet); the virtual
+ * modules a walk meets (Starlight's component overrides, an integration's) come from plain load
+ * hooks, so asking those hooks, in the build's plugin order, is what the build itself does.
+ * @param {TransformContext} ctx the calling hook's context, passed on as the hooks' `this`
+ * @param {readonly VitePlugin[]} plugins the resolved config's plugins, in order
+ * @param {string} id
+ * @returns {Promise<string | null>}
+ */
+async function loadThroughPlugins(ctx, plugins, id) {
+  for (const plugin of plugins) {
+    const hook = plugin.load;
+    if (!hook || plugin.name?.startsWith('astro-hoist:')) continue;
+    const handler = typeof hook === 'function' ? hook : hook.handler;
+    const filter = typeof hook === 'function' ? undefined : hook.filter?.id;
+    if (typeof handler !== 'function' || !matchesFilter(filter, id)) continue;
+    const loaded = loadedCode(await handler.call(ctx, id, { ssr: true }));
+    if (loaded !== null) return loaded;
+  }
+  return null;
+}
+
+/**
+ * Whether a hook filter's `id` (a string, a RegExp, a list, or `{ include, exclude }`) lets `id` in.
+ * @param {unknown} filter
+ * @param {string} id
+ */
+function matchesFilter(filter, id) {
+  if (filter === undefined || filter === null) return true;
+  /** @param {unknown} pattern */
+  const test = (pattern) => (pattern instanceof RegExp ? pattern.test(id) : typeof pattern === 'string' ? pattern === id : false);
+  /** @param {unknown} patterns */
+  const any = (patterns) => (Array.isArray(patterns) ? patterns.some(test) : test(patterns));
+  if (filter instanceof RegExp || typeof filter === 'string' || Array.isArray(filter)) return any(filter);
+  const { include, exclude } = /** @type {{ include?: unknown, exclude?: unknown }} */ (filter);
+  if (exclude !== undefined && any(exclude)) return false;
+  return include === undefined || any(include);
+}
+
+/**
+ * The code of a `load` hook's result (a string, or `{ code }`).
+ * @param {unknown} loaded
+ * @returns {string | null}
+ */
+export function loadedCode(loaded) {
+  if (typeof loaded === 'string') return loaded;
+  if (loaded && typeof loaded === 'object' && 'code' in loaded && typeof loaded.code === 'string') return loaded.code;
+  return null;
+}
+
+/** The native addon's Project, loaded on first use. */
+async function nativeProject(/** @type {string} */ root) {
+  const { Project } = await import('../../index.js');
+  return new Project(root);
 }
 
 /**
@@ -89,22 +188,16 @@ async function loadNative() {
  */
 export function hoistVitePlugin(config) {
   const { logger } = config;
-  // Without trailing separators, as scanProject reports it: the core's content cache is keyed by
-  // (file, root, source), so the buildStart scan only warms the transforms' analyses if the
-  // strings match (Astro's root URL ends with `/`).
-  const root = config.root.replace(/(?<=.)[\\/]+$/, '');
-  const srcDir = config.srcDir;
+  const root = slash(config.root).replace(/(?<=.)\/+$/, '');
   const options = config.options ?? {};
-  /** @type {Promise<AnalyzeComponent> | null} */
-  let nativeAnalyze = null;
-  /** @type {AnalyzeComponent} */
-  const analyzeComponent =
-    config.analyzeComponent ??
-    (async (source, filename, opts) => {
-      nativeAnalyze ??= loadNative().then((native) => native.analyzeComponent);
-      return (await nativeAnalyze)(source, filename, opts);
-    });
-  const cache = new AnalysisCache(analyzeComponent, root);
+  /** @type {Promise<Project> | null} */
+  let projectPromise = null;
+  const project = () => (projectPromise ??= Promise.resolve((config.createProject ?? nativeProject)(root)));
+  /** @type {Route[] | null} */
+  let routes = null;
+  /** The source each component was last analyzed from (its loader module is cut from it). */
+  /** @type {Map<string, string>} */
+  const sources = new Map();
   const deps = new DependencyMap();
   const said = new Said();
   /** Components whose walk met a missing/unresolvable file: a newly created file may fix them. */
@@ -119,60 +212,26 @@ export function hoistVitePlugin(config) {
    * @type {Map<string, string[]>}
    */
   const recentChanges = new Map();
+  /**
+   * The plan each transform decided its code with, by root-relative component (kept only for
+   * the report): the report shows what the build did.
+   * @type {Map<string, import('../../index.js').Plan>}
+   */
+  const decided = new Map();
   /** @type {HmrContext['server'] | null} */
   let server = null;
-  /**
-   * One scan of the whole project: started at buildStart to warm the core's content cache, and
-   * read for start order when `concurrency` is set. Dropped when any file changes (the next scan
-   * is mostly cache hits). Resolves to null when the scan fails.
-   * @type {Promise<ProjectGraph | null> | null}
-   */
-  let projectScan = null;
-
-  /** @param {(message: string) => void} warn */
-  const scanProjectOnce = (warn) => {
-    projectScan ??= loadNative()
-      .then((native) =>
-        native.scanProject(root, {
-          diskCache: existsSync(path.join(root, 'node_modules')),
-          pagesDir: path.relative(root, path.join(srcDir, 'pages')).split(path.sep).join('/'),
-        }),
-      )
-      .catch((error) => {
-        warn(`could not scan the project (${error instanceof Error ? error.message : String(error)}); loaders are still hoisted, without a planned start order`);
-        return null;
-      });
-    return projectScan;
-  };
+  /** @type {readonly VitePlugin[]} */
+  let vitePlugins = [];
+  let reported = false;
 
   /**
-   * The core's start order for a batch under the concurrency limit (critical path first),
-   * restricted to `keys`; undefined when there is no plan (the runtime then uses entry order).
-   * @param {string} id the component starting the batch
-   * @param {Set<string>} keys the batch's keys
-   * @param {(message: string) => void} warn
-   * @returns {Promise<string[] | undefined>}
+   * The component's analysis for the source it was last seen with (read from disk if never).
+   * @param {string} file
    */
-  const startOrder = async (id, keys, warn) => {
-    const graph = await scanProjectOnce(warn);
-    if (!graph) return undefined;
-    const component = toComponentPath(root, id);
-    try {
-      const { planPage } = await loadNative();
-      const plan = await planPage(pageSubgraph(graph, component), component, { concurrency: options.concurrency, speculative: options.speculative });
-      return plan.order.filter((key) => keys.has(key));
-    } catch (error) {
-      // A ctx.load cycle, or a component outside the scanned tree: entry order will do.
-      logger?.debug(`no planned start order for ${component}: ${error instanceof Error ? error.message : String(error)}`);
-      return undefined;
-    }
-  };
-
-  /** @param {string} file */
-  const forgetFileState = (file) => {
-    cache.invalidate(file);
-    said.forget(file);
-    projectScan = null;
+  const current = async (file) => {
+    const source = sources.get(file) ?? (await readFile(file, 'utf8'));
+    sources.set(file, source);
+    return { source, info: await (await project()).update(file, source) };
   };
 
   /**
@@ -186,7 +245,9 @@ export function hoistVitePlugin(config) {
     const key = `${type}\0${timestamp}\0${file}`;
     const known = recentChanges.get(key);
     if (known) return known;
-    forgetFileState(file);
+    sources.delete(file);
+    said.forget(file);
+    void project().then((p) => p.forget(file));
     const modules = new Set(type === 'delete' ? deps.deleteFile(file) : deps.modulesReading(file));
     if (type === 'create') for (const component of withMissing) modules.add(component);
     const list = [...modules];
@@ -197,9 +258,32 @@ export function hoistVitePlugin(config) {
   };
 
   /**
-   * For a loader module: the `.astro` files its loader imports names from (`import { loader as user }
-   * from './User.astro'` for `ctx.load(user)`), mapped to their own loader modules when those export
-   * every name read, so the loader module never imports a component.
+   * Every route's plan, the walks answered by `resolver`.
+   * @param {Resolver} resolver
+   * @param {import('../../index.js').PlanOptions} [planOptions] over the integration's own
+   * @returns {Promise<RoutePlan[]>}
+   */
+  const planRoutes = async (resolver, planOptions = {}) => {
+    const p = await walkRoutes(resolver);
+    return p.planRoutes({ concurrency: options.concurrency, speculative: options.speculative, ...planOptions });
+  };
+
+  /**
+   * Walks every route (and the server islands found on the way), answered by `resolver`.
+   * @param {Resolver} resolver
+   * @returns {Promise<Project>}
+   */
+  const walkRoutes = async (resolver) => {
+    const p = await project();
+    if (routes) p.setRoutes(routes);
+    await settle(p, [], resolver, () => p.walkRoutes());
+    return p;
+  };
+
+  /**
+   * For a loader module: the `.astro` files its loader imports names from (`import { loader as
+   * user } from './User.astro'` for `ctx.load(user)`), mapped to their own loader modules when
+   * those export every name read, so the loader module never imports a component.
    * @param {TransformContext} ctx
    * @param {string} component
    * @param {ComponentInfo} info
@@ -207,40 +291,32 @@ export function hoistVitePlugin(config) {
    */
   const componentImports = async (ctx, component, info) => {
     /** @type {Map<string, string>} */
-    const sources = new Map();
+    const out = new Map();
     const imports = info.loader?.module?.imports ?? [];
     for (const source of new Set(imports.map((i) => i.source))) {
       const resolved = await ctx.resolve(source, component).catch(() => null);
       const target = resolved && !resolved.external ? resolved.id.split('?')[0] : null;
       if (!target || !isAstroComponentId(target)) continue;
       const names = imports.filter((i) => i.source === source).map((i) => i.imported);
-      const exported = (await cache.analyzeFile(target).catch(() => null))?.loader?.module?.exports ?? [];
+      const exported = (await current(target).catch(() => null))?.info.loader?.module?.exports ?? [];
       if (names.every((name) => name === '*' || exported.includes(name))) {
-        sources.set(source, relativeSpecifier(component, loaderModuleId(target)));
+        out.set(source, relativeSpecifier(component, loaderModuleId(target)));
       }
     }
-    return sources;
+    return out;
   };
-
-  /** @param {TransformContext} ctx */
-  const warner = (ctx) => (logger ? (/** @type {string} */ message) => logger.warn(message) : (/** @type {string} */ message) => ctx.warn(message));
 
   const transform = {
     name: 'astro-hoist:transform',
 
+    /** @param {{ plugins: readonly VitePlugin[] }} resolved */
+    configResolved(resolved) {
+      vitePlugins = resolved.plugins;
+    },
+
     /** @param {HmrContext['server']} devServer */
     configureServer(devServer) {
       server = devServer;
-    },
-
-    /**
-     * Scan the whole project in parallel off the JS thread, without waiting for it: transforms of
-     * unchanged files then hit the core's cache. Once per plugin (Vite calls this per environment).
-     * A failed scan is a warning, never a failed build.
-     * @this {{ warn(message: string): void }}
-     */
-    buildStart() {
-      void scanProjectOnce(logger ? (message) => logger.warn(message) : (message) => this.warn(message));
     },
 
     resolveId: {
@@ -272,17 +348,17 @@ export function hoistVitePlugin(config) {
       this.addWatchFile(component);
       deps.set(id, [component]);
       /** @type {{ source: string, info: ComponentInfo }} */
-      let current;
+      let found;
       try {
-        current = await cache.current(component);
+        found = await current(component);
       } catch (error) {
         return this.error(logError(toLog(error, component)));
       }
       const out = loaderModuleCode({
-        source: current.source,
+        source: found.source,
         file: component,
-        info: current.info,
-        sources: await componentImports(this, component, current.info),
+        info: found.info,
+        sources: await componentImports(this, component, found.info),
       });
       if (out) return out;
       // The component changed since its importer was transformed (dev): an empty loader, which
@@ -306,56 +382,68 @@ export function hoistVitePlugin(config) {
         // sub-modules (`?astro&type=style|script`) must be left alone.
         if (!isAstroComponentId(id) || isClient(this, transformOptions)) return null;
         appends.delete(id);
+        const file = slash(id);
+        const p = await project();
 
         /** @type {ComponentInfo} */
         let info;
         try {
-          info = await cache.analyze(id, code);
+          sources.set(file, code);
+          info = await p.update(file, code);
         } catch (error) {
-          if (!mentionsLoaders(code)) return passThrough(id, error instanceof Error ? error.message : String(error));
+          if (!mentionsLoaders(code)) return passThrough(file, error instanceof Error ? error.message : String(error));
           return this.error(logError(toLog(error, id)));
         }
-        const incomplete = info.diagnostics.some((d) => d.severity === 'error' || INCOMPLETE.has(d.code));
-        if (incomplete && !info.loader && (info.loaderDataCalls ?? []).length === 0 && !mentionsLoaders(code)) {
+        const incomplete = info.diagnostics.find((d) => INCOMPLETE.has(d.code));
+        if (incomplete && !info.loader && info.loaderDataCalls.length === 0 && !mentionsLoaders(code)) {
           // A file Astro builds must build: astro-hoist has nothing to do in it anyway.
-          const first = info.diagnostics.find((d) => d.severity === 'error' || INCOMPLETE.has(d.code));
-          return passThrough(id, first ? `${first.line}:${first.column}: ${first.message} [${first.code}]` : 'incomplete analysis');
+          return passThrough(file, `${incomplete.line}:${incomplete.column}: ${incomplete.message} [${incomplete.code}]`);
         }
-        reportDiagnostics(this, id, info.diagnostics ?? [], said, logger);
+        reportDiagnostics(this, id, info.diagnostics, said, logger);
 
-        const graph = await walkComponentGraph({
-          page: id,
-          root,
-          analyze: (file) => (file === id ? Promise.resolve(info) : cache.analyzeFile(file)),
-          resolve: async (source, importer) => {
-            const resolved = await this.resolve(source, importer);
-            if (!resolved || resolved.external) return null;
-            // Virtual modules (`\0...`) have no file to analyze.
-            const file = resolved.id.split('?')[0];
-            if (file.startsWith('\0') || !path.isAbsolute(file)) return null;
-            return file;
-          },
-        });
+        await settle(p, [file], hookResolver(this, vitePlugins));
+        const { plan, error } = p.plan(file, { concurrency: options.concurrency, speculative: options.speculative });
+        if (error) {
+          // A ctx.load cycle: the runtime rejects it at request time too; no batch for it.
+          reportNotes(this, logger, [error.diagnostic], said);
+        }
+        if (plan) {
+          if (config.onReport) decided.set(plan.root, plan);
+          for (const read of plan.files) if (read !== file && path.isAbsolute(read)) this.addWatchFile(read);
+          deps.set(file, plan.files);
+          if (plan.notes.some((n) => n.code === 'unresolved-import')) withMissing.add(file);
+          else withMissing.delete(file);
+          reportNotes(this, logger, plan.notes, said, root);
+        }
 
-        for (const file of graph.files) if (file !== id) this.addWatchFile(file);
-        deps.set(id, graph.files);
-        if (graph.notHoisted.some((n) => n.code === 'unresolved-import' || n.code === 'analyze-failed')) withMissing.add(id);
-        else withMissing.delete(id);
-        reportNotHoisted(this, logger, graph.notHoisted, said);
-
-        let entries = graph.loaders.filter((loader) => loader.hoistable);
+        // A ctx.load cycle leaves the rest of the tree's batch: its own loaders reject when they run.
+        let entries = plan?.entries ?? error?.entries ?? [];
         // A batch pays off only when it starts a loader other than the component's own (which its
         // getLoaderData() call starts anyway) that this render would start.
-        const startable = entries.filter((loader) => loader.file !== id && (!loader.conditional || options.speculative));
+        const startable = entries.filter((entry) => entry.file !== file && (!entry.conditional || options.speculative));
         if (startable.length === 0) entries = [];
-        const keys = new Set(entries.map((loader) => loader.id));
-        const order = options.concurrency !== undefined && keys.size > 1 ? await startOrder(id, keys, warner(this)) : undefined;
-        const result = transformAstro({ source: code, file: id, root, info, entries, options, order });
+        const keys = new Set(entries.map((entry) => entry.id));
+        const order = options.concurrency !== undefined && keys.size > 1 && plan ? plan.order.filter((key) => keys.has(key)) : undefined;
+        const result = transformAstro({ source: code, file, root, info, entries, options, order });
         if (!result) return null;
         reportWarnings(this, id, result.warnings, said);
         if (result.append) appends.set(id, result.append);
         return { code: result.code, map: result.map };
       },
+    },
+
+    /**
+     * The end of a build: every route's plan, for the report (`onReport`), once.
+     * @this {TransformContext}
+     */
+    async buildEnd() {
+      if (!config.onReport || reported || isClient(this, undefined)) return;
+      reported = true;
+      const plans = (await planRoutes(hookResolver(this, vitePlugins))).map((route) => {
+        const used = route.plan && decided.get(route.plan.root);
+        return used ? { ...route, plan: used } : route;
+      });
+      await config.onReport(plans, await project());
     },
 
     /**
@@ -387,14 +475,29 @@ export function hoistVitePlugin(config) {
      */
     watchChange(id, change) {
       const file = slash(id);
-      forgetFileState(file);
+      sources.delete(file);
+      said.forget(file);
+      void project().then((p) => p.forget(file));
       if (change.event !== 'delete' || server?.environments) return;
       const modules = modulesAffectedBy(file, 'delete', Date.now());
       if (server && modules.length > 0) invalidateModules(server.moduleGraph, modules, Date.now());
     },
 
-    /** Introspection for tests and tools. */
-    api: { cache, deps, withMissing, appends, projectScan: () => projectScan },
+    /** For the integration, the CLI and tests. */
+    api: {
+      /** The options the integration planned with. */
+      options,
+      project,
+      deps,
+      withMissing,
+      appends,
+      /** @param {AstroRoute[]} astroRoutes Astro's route list (`astro:routes:resolved`) */
+      setRoutes(astroRoutes) {
+        routes = coreRoutes(astroRoutes, root);
+      },
+      walkRoutes,
+      planRoutes,
+    },
   };
 
   const imports = {
@@ -417,15 +520,15 @@ export function hoistVitePlugin(config) {
   };
 
   /**
-   * @param {string} id
+   * @param {string} file
    * @param {string} why
    * @returns {null}
    */
-  function passThrough(id, why) {
-    deps.forget(id);
-    if (said.first(id, `pass\0${why}`)) logger?.debug(`${toComponentPath(root, id)} is left as it is (it uses no loader, and astro-hoist could not analyze it: ${why})`);
+  function passThrough(file, why) {
+    deps.forget(file);
+    if (said.first(file, `pass\0${why}`)) logger?.debug(`${toComponentPath(root, file)} is left as it is (it uses no loader, and astro-hoist could not analyze it: ${why})`);
     return null;
   }
 
-  return [transform, imports];
+  return /** @type {const} */ ([transform, imports]);
 }

@@ -3,7 +3,6 @@
 
 /**
  * @typedef {import('../../index.js').Diagnostic} Diagnostic
- * @typedef {import('../graph.js').NotHoisted} NotHoisted
  * @typedef {import('../codegen.js').CodegenWarning} CodegenWarning
  * @typedef {{ warn(message: string): void, info(message: string): void, debug(message: string): void }} Logger
  * @typedef {{ file?: string, line: number, column: number }} Loc
@@ -42,31 +41,36 @@ export class Said {
 }
 
 /**
- * How loud a note about an unhoisted loader is: a loader that will run at render instead of early
- * is worth a warning when its component uses astro-hoist; one reached only through conditional
- * usages is normal (it starts when its component renders) and worth an info line; the rest (local
- * components, virtual modules, Vite's own unresolved imports) is routine: debug.
- * @param {NotHoisted} note
+ * How loud a note of a plan is: a loader that will run at render instead of early (a warning in
+ * the core), or a loader cycle, is worth a warning; one that starts with its conditional
+ * ancestor's render, or that nothing reads in a file that does not use astro-hoist, an info line;
+ * the rest (local components, virtual modules, Vite's own unresolved imports) is routine: debug.
+ * @param {Diagnostic} note
  * @returns {'warn' | 'info' | 'debug'}
  */
 export function noteLevel(note) {
-  if (note.code === 'loader-not-hoistable' || note.code === 'analyze-failed') return 'warn';
-  if (note.code === 'loader-conditional' || note.code === 'loader-unused') return 'info';
+  if (note.severity === 'error' || note.severity === 'warning') return 'warn';
+  if (note.code === 'loader-conditional' || note.code === 'loader-unused' || note.code === 'mdx-content') return 'info';
   return 'debug';
 }
 
 /**
- * Report what the walk could not hoist, once per file and message.
+ * Report a plan's notes (what is not hoisted and why, what the walk could not follow), once per
+ * file and message.
  * @param {LogContext} ctx
  * @param {Logger | undefined} logger
- * @param {NotHoisted[]} notes
+ * @param {Diagnostic[]} notes their `file` root-relative
  * @param {Said} said
+ * @param {string} [root] to key `said` by absolute path, as file changes are known
  */
-export function reportNotHoisted(ctx, logger, notes, said) {
+export function reportNotes(ctx, logger, notes, said, root) {
   for (const note of notes) {
-    const where = note.line ? `${note.component}:${note.line}:${note.column}` : note.component;
-    const message = `${where}: ${note.reason}`;
-    if (!said.first(note.file, `${note.code}\0${message}`)) continue;
+    // A virtual module's id starts with \0, which a terminal would not show.
+    const shown = note.file.replace(/^\0/, '');
+    const where = note.line ? `${shown}:${note.line}:${note.column}` : shown;
+    const message = `${where}: ${note.message}`;
+    const file = root && !note.file.startsWith('/') ? `${root}/${note.file}` : note.file;
+    if (!said.first(file, `${note.code}\0${message}`)) continue;
     const level = noteLevel(note);
     if (logger) logger[level](message);
     else if (level === 'warn') ctx.warn(message);
