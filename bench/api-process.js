@@ -2,7 +2,7 @@
 // share an event loop with the load generator. Prints `BENCH_API <url>` once listening; stops on
 // SIGTERM. Call records are dropped every second (nobody reads them under load, and they would
 // grow by thousands per second).
-import { startLatencyApi } from '../__test__/e2e/latency-api.js';
+import { startLatencyApi } from '../harness/latency-api.js';
 
 const delayMs = Number(process.argv[2] ?? 1);
 const api = await startLatencyApi({ delayMs });

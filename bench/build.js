@@ -3,7 +3,7 @@
 // from a clean state.
 import fs from 'node:fs';
 import path from 'node:path';
-import { build } from '../__test__/e2e/harness.js';
+import { build } from '../harness/harness.js';
 import { fixed, median, ratio, rotate } from './lib/report.js';
 import { siteRoot, writeBuildSite } from './lib/sites.js';
 

@@ -89,7 +89,7 @@ function criterion(corpus, progress) {
 }
 
 /**
- * @param {{ env: import('../__test__/e2e/harness.js').EnvInfo, quick: boolean, progress: (message: string) => void, addon: string }} ctx
+ * @param {{ env: import('../harness/harness.js').EnvInfo, quick: boolean, progress: (message: string) => void, addon: string }} ctx
  * @returns {Promise<Section>}
  */
 export async function runCore({ env, quick, progress, addon }) {

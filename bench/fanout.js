@@ -116,7 +116,7 @@ async function measure() {
 }
 
 /**
- * @param {{ env: import('../__test__/e2e/harness.js').EnvInfo, quick: boolean, progress: (message: string) => void }} ctx
+ * @param {{ env: import('../harness/harness.js').EnvInfo, quick: boolean, progress: (message: string) => void }} ctx
  * @returns {Promise<Section>}
  */
 export async function runFanout({ env, quick, progress }) {

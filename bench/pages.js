@@ -13,8 +13,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { build, dev, fetchResponse, serve, startLatencyApi } from '../__test__/e2e/harness.js';
-import { spawnManaged, stripAnsi, waitForOutput } from '../__test__/e2e/child-process.js';
+import { build, dev, fetchResponse, serve, startLatencyApi } from '../harness/harness.js';
+import { spawnManaged, stripAnsi, waitForOutput } from '../harness/child-process.js';
 import { fixed, median, ratio, rotate } from './lib/report.js';
 import { DEPTHS, THROUGHPUT_DELAY_MS, THROUGHPUT_LOADERS, siteRoot, writePagesSite } from './lib/sites.js';
 import { WORK_DIR, installedVersion } from './lib/work.js';
@@ -22,9 +22,9 @@ import { WORK_DIR, installedVersion } from './lib/work.js';
 /**
  * @typedef {import('./lib/report.js').Section} Section
  * @typedef {import('./lib/report.js').Row} Row
- * @typedef {import('../__test__/e2e/harness.js').RunningServer} RunningServer
+ * @typedef {import('../harness/harness.js').RunningServer} RunningServer
  * @typedef {import('./lib/sites.js').Variant} Variant
- * @typedef {{ env: import('../__test__/e2e/harness.js').EnvInfo, quick: boolean, progress: (message: string) => void }} Context
+ * @typedef {{ env: import('../harness/harness.js').EnvInfo, quick: boolean, progress: (message: string) => void }} Context
  */
 
 const LOADER_DELAY_MS = 20;

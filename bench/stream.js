@@ -2,13 +2,13 @@
 // the fold, plain Astro vs astro-hoist, as ratios of plain Astro's times measured side by side.
 // The e2e fixture `harm` is built as it is and as its plain twin (astro-hoist removed, loaders
 // inlined); /stream renders a header and main content at once and a 400 ms loader's footer last.
-import { build, dev, plainVariant, prepareFixture, serve, startLatencyApi, streamTimes } from '../__test__/e2e/harness.js';
+import { build, dev, plainVariant, prepareFixture, serve, startLatencyApi, streamTimes } from '../harness/harness.js';
 import { fixed, median, ratio, rotate } from './lib/report.js';
 
 /**
  * @typedef {import('./lib/report.js').Section} Section
  * @typedef {import('./lib/report.js').Row} Row
- * @typedef {import('../__test__/e2e/harness.js').RunningServer} RunningServer
+ * @typedef {import('../harness/harness.js').RunningServer} RunningServer
  */
 
 const SLOW_MS = 400;

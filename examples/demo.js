@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run demo`: what astro-hoist does to a real Astro site, measured side by side.
 //
-// 1. Installs the Astro 7 environment of the e2e harness (__test__/e2e/astro7: Astro 7.3.4,
+// 1. Installs the Astro 7 environment of the e2e harness (harness/astro7: Astro 7.3.4,
 //    @astrojs/node, and Node 22, which Astro 7 needs) unless it is already installed.
 // 2. Packs astro-hoist with `npm pack` (the root package and its linux-x64-gnu binary package)
 //    and installs the tarballs into that environment, as a user's `npm install` would.
@@ -24,7 +24,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, envDir, ensureEnv, fetchResponse, installPackedAddon, packAddon, serve, stopAll } from '../__test__/e2e/harness.js';
+import { build, envDir, ensureEnv, fetchResponse, installPackedAddon, packAddon, serve, stopAll } from '../harness/harness.js';
 import { startBlogApi } from './site/blog-api.mjs';
 
 const started = performance.now();

@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const release = process.argv.includes('--release');
 const profile = release ? 'release' : 'fast';
-const binary = 'astro-hoist.linux-x64-gnu.node';
 
 /** @param {string} cmd @param {string[]} args */
 function run(cmd, args) {
@@ -45,27 +44,38 @@ function listFiles(dir) {
 const installStamp = join(root, 'node_modules', '.astro-hoist-install');
 const installPrint = fingerprint(['package.json', 'package-lock.json']);
 if (!existsSync(installStamp) || readFileSync(installStamp, 'utf8') !== installPrint) {
-  // `npm install` follows the committed lock like `npm ci` would, but does not refuse a lock
-  // that lists no entries for other platforms' optional packages (the registry mirror this
-  // project is built against does not serve all of them, so npm leaves them out).
-  run('npm', ['install', '--no-audit', '--no-fund']);
+  // A fresh clone installs exactly the committed lock; an existing install is brought up to a
+  // changed one (`npm install` leaves a complete lock as it is).
+  run('npm', [existsSync(join(root, 'node_modules')) ? 'install' : 'ci', '--no-audit', '--no-fund']);
   writeFileSync(installStamp, installPrint);
 }
 
 // One stamp for the one .node file: it names the profile it was built with, so switching
 // between the fast and the release profile rebuilds.
 const buildStamp = join(root, 'target', '.astro-hoist-build');
-const buildPrint = `${profile}:${fingerprint(['Cargo.toml', 'Cargo.lock', 'build.rs', ...listFiles('src')])}`;
-const built = join(root, binary);
-if (!existsSync(built) || !existsSync(buildStamp) || readFileSync(buildStamp, 'utf8') !== buildPrint) {
-  const args = ['napi', 'build', '--platform', '--esm'];
+const sources = ['Cargo.toml', 'Cargo.lock', 'build.rs', 'crates/core/Cargo.toml', ...listFiles('src'), ...listFiles('crates/core/src')];
+const buildPrint = `${profile}:${fingerprint(sources)}`;
+/** The addon `napi build --platform` wrote for this host: `astro-hoist.<platform>.node`. */
+const builtAddon = () =>
+  readdirSync(root)
+    .filter((name) => /^astro-hoist\..+\.node$/.test(name))
+    .map((name) => ({ name, mtime: statSync(join(root, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime)[0]?.name;
+if (!builtAddon() || !existsSync(buildStamp) || readFileSync(buildStamp, 'utf8') !== buildPrint) {
+  // --no-const-enum: string enums become TypeScript unions ('error' | 'warning' | 'info').
+  const args = ['napi', 'build', '--platform', '--esm', '--no-const-enum'];
   args.push(...(release ? ['--release'] : ['--profile', 'fast']));
   run('npx', ['--no-install', ...args]);
   writeFileSync(buildStamp, buildPrint);
 }
 
-// The per-platform package carries the binary, as it does when published.
-const platformCopy = join(root, 'npm', 'linux-x64-gnu', binary);
-if (!existsSync(platformCopy) || statSync(platformCopy).mtimeMs < statSync(built).mtimeMs) {
-  copyFileSync(built, platformCopy);
+// The per-platform package carries the binary, as it does when published (npm/<platform>/,
+// made by `napi create-npm-dirs` for the targets package.json lists).
+const binary = builtAddon();
+const platform = binary?.slice('astro-hoist.'.length, -'.node'.length);
+const platformCopy = platform && join(root, 'npm', platform, /** @type {string} */ (binary));
+if (binary && platformCopy && existsSync(join(root, 'npm', platform))) {
+  if (!existsSync(platformCopy) || statSync(platformCopy).mtimeMs < statSync(join(root, binary)).mtimeMs) {
+    copyFileSync(join(root, binary), platformCopy);
+  }
 }

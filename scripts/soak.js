@@ -19,10 +19,10 @@
 import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REPO_ROOT, build, installPackedAddon, packAddon, plainVariant, prepareFixture, serve, startLatencyApi } from '../__test__/e2e/harness.js';
+import { REPO_ROOT, build, installPackedAddon, packAddon, plainVariant, prepareFixture, serve, startLatencyApi } from '../harness/harness.js';
 import { RSS_GROWTH_LIMIT, memoryAfterGc, percentile } from './stress.js';
 
-/** @typedef {import('../__test__/e2e/harness.js').RunningServer} RunningServer */
+/** @typedef {import('../harness/harness.js').RunningServer} RunningServer */
 
 const PROCESS_TROUBLE = /unhandled|ERR_UNHANDLED_REJECTION|MaxListenersExceeded/i;
 /** An id as this script makes them; any such token in a response names the request it belongs to. */

@@ -11,7 +11,7 @@
 // not count; the figures before the GC are printed too), and the number of mixed-up responses and
 // 5xx answers; exits 1 when any response was mixed up, incomplete or failed, or RSS grew by more
 // than 15 %. `npm run stress` runs it (then the
-// fuzzers); `__test__/e2e-load.test.js` runs a reduced version with the same functions.
+// fuzzers); `__test__/e2e/load.test.js` runs a reduced version with the same functions.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -25,11 +25,11 @@ import {
   prepareFixture,
   serve,
   startLatencyApi,
-} from '../__test__/e2e/harness.js';
+} from '../harness/harness.js';
 
-/** @typedef {import('../__test__/e2e/harness.js').EnvName} EnvName */
-/** @typedef {import('../__test__/e2e/harness.js').LatencyApi} LatencyApi */
-/** @typedef {import('../__test__/e2e/harness.js').RunningServer} RunningServer */
+/** @typedef {import('../harness/harness.js').EnvName} EnvName */
+/** @typedef {import('../harness/harness.js').LatencyApi} LatencyApi */
+/** @typedef {import('../harness/harness.js').RunningServer} RunningServer */
 
 /** What each response of `/<id>` shows, per part, and how often `/load/<id>/<part>` occurs in it. */
 export const PARTS = /** @type {const} */ ({

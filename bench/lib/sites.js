@@ -1,5 +1,5 @@
 // Generated Astro sites for the benchmarks, written into the Astro 7 environment's work folder
-// (__test__/e2e/astro7/work/bench-*, gitignored) so that `astro`, `@astrojs/node` and the packed
+// (harness/astro7/work/bench-*, gitignored) so that `astro`, `@astrojs/node` and the packed
 // astro-hoist resolve from that environment, exactly as the e2e tests and examples/demo.js do.
 //
 // Three variants of one site share their sources, as in examples/demo.js:
@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { envDir } from '../../__test__/e2e/harness.js';
+import { envDir } from '../../harness/harness.js';
 
 /** @typedef {'plain' | 'hoist' | 'autoload'} Variant */
 

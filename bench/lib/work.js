@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from '../../__test__/e2e/child-process.js';
+import { run } from '../../harness/child-process.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const WORK_DIR = path.join(REPO_ROOT, '.e2e', 'bench');

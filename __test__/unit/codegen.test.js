@@ -1,0 +1,283 @@
+// Unit tests of the code generation (js/codegen.js) on analyses made by the native core: the
+// frontmatter edits, the batch statement and its placement after guards, the imports appended
+// after Astro's compile, the loader module, hostile file names, source maps.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import os from 'node:os';
+import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { SourceMap } from 'node:module';
+import ts from 'typescript';
+import { analyzeComponentSync } from '../../index.js';
+import { appendImports, batchCode, batchOffset, loaderBinding, loaderModuleCode, RUNTIME_SPECIFIER, transformAstro } from '../../js/codegen.js';
+import { relativeSpecifier } from '../../js/paths.js';
+
+const ROOT = '/proj';
+const PAGE = '/proj/src/pages/index.astro';
+const CARD = '/proj/src/components/Card.astro';
+
+/** @param {string} source @param {string} [file] */
+const analyze = (source, file = PAGE) => analyzeComponentSync(source, file, { root: ROOT });
+
+/** @param {string} file @param {boolean} [conditional] */
+const entry = (file, conditional = false) => ({
+  file,
+  id: analyze('', file).id,
+  component: path.relative(ROOT, file),
+  conditional,
+});
+
+test('relativeSpecifier is posix, relative to the importer directory, and always starts with ./', () => {
+  assert.equal(relativeSpecifier(PAGE, '/proj/src/components/Child.astro'), './../components/Child.astro');
+  assert.equal(relativeSpecifier(PAGE, '/proj/src/pages/Local.astro'), './Local.astro');
+  assert.equal(relativeSpecifier(PAGE, '/proj/src/pages/blog/Deep.astro'), './blog/Deep.astro');
+  assert.equal(relativeSpecifier(PAGE, '/proj/node_modules/kit/Card.astro'), './../../node_modules/kit/Card.astro');
+});
+
+test('loaderBinding: the stable id, the loader binding and the render ($$result), never import.meta.url', () => {
+  const info = analyze('---\nexport const loader = async () => 1;\n---\n');
+  assert.equal(
+    loaderBinding(info, 'src/pages/index.astro'),
+    `{ astro: Astro, result: typeof $$result === "undefined" ? undefined : $$result, key: ${JSON.stringify(info.id)}, loader: loader, component: "src/pages/index.astro" }`,
+  );
+  assert.match(loaderBinding(analyze('---\n---\n'), 'x.astro'), /loader: undefined/);
+  assert.doesNotMatch(loaderBinding(info, 'x'), /import\.meta/);
+});
+
+test('a component: its loader moves out, getLoaderData() is bound, the names come back after compile', () => {
+  const source = [
+    '---',
+    "import { getLoaderData } from 'astro-hoist/runtime';",
+    "import { db } from '../lib/db';",
+    'export const LIMIT = 3;',
+    'export const loader = async ({ params }) => db.list(params.tag, LIMIT);',
+    'const posts = await getLoaderData<typeof loader>();',
+    '---',
+    '<ul>{posts.map((p) => <li>{p}</li>)}</ul>',
+    '',
+  ].join('\n');
+  const info = analyze(source, CARD);
+  const result = transformAstro({ source, file: CARD, root: ROOT, info });
+  assert.ok(result);
+  assert.doesNotMatch(result.code, /export const (LIMIT|loader)/, 'moved statements are gone');
+  assert.match(result.code, /getLoaderData<typeof loader>\(\{ astro: Astro, result: typeof \$\$result/);
+  assert.match(result.code, /import \{ db \} from '\.\.\/lib\/db';/, 'the component keeps its own imports');
+  assert.equal(
+    result.append,
+    '\nimport { LIMIT as LIMIT, loader as loader } from "./Card.astro.hoist-loader.ts";\nexport { LIMIT, loader };\n',
+  );
+  assert.doesNotMatch(result.code, /__startBatch/, 'nothing else in its tree: no batch');
+});
+
+test('a batch starts at the frontmatter start, or after the last guard; its imports are appended', () => {
+  const entries = [entry(CARD), entry('/proj/src/components/Maybe.astro', true)];
+  const plain = '---\nimport Card from "../components/Card.astro";\nconst x = await fetch("/x");\n---\n<Card/>\n';
+  const a = transformAstro({ source: plain, file: PAGE, root: ROOT, info: analyze(plain), entries, options: { timeout: 500 } });
+  assert.ok(a);
+  assert.ok(a.code.startsWith('---\n\n;$$hoistStart(Astro, [{ key: '), a.code.slice(0, 40));
+  assert.match(a.code, /conditional: true \}\], \{"timeout":500\}, typeof \$\$result === "undefined" \? undefined : \$\$result\);\nimport Card/);
+  assert.equal(
+    a.append,
+    [
+      '',
+      'import { __startBatch as $$hoistStart } from "astro-hoist/runtime";',
+      'import { loader as $$hoistLoader0 } from "./../components/Card.astro.hoist-loader.ts";',
+      'import { loader as $$hoistLoader1 } from "./../components/Maybe.astro.hoist-loader.ts";',
+      '',
+    ].join('\n'),
+  );
+
+  const guarded = [
+    '---',
+    'import Card from "../components/Card.astro";',
+    'const user = Astro.locals.user;',
+    "if (!user) return Astro.redirect('/login');",
+    'for (const x of []) { if (x) { return new Response(null, { status: 404 }) } }',
+    'const later = 1;',
+    '---',
+    '<Card/>',
+  ].join('\n');
+  const info = analyze(guarded);
+  assert.equal(info.earlyReturns.length, 2);
+  const b = transformAstro({ source: guarded, file: PAGE, root: ROOT, info, entries });
+  assert.ok(b);
+  const start = b.code.indexOf(';$$hoistStart(');
+  assert.ok(start > b.code.indexOf('status: 404'), 'after the last guard');
+  assert.ok(start < b.code.indexOf('const later'), 'before the rest of the frontmatter');
+  assert.equal(batchOffset(info), info.earlyReturns[1].end);
+});
+
+test('a file without fences gets a frontmatter for its batch (after a BOM if present)', () => {
+  for (const bom of ['', '\uFEFF']) {
+    const source = `${bom}<Layout><Card/></Layout>\n`;
+    const result = transformAstro({ source, file: PAGE, root: ROOT, info: analyze(source), entries: [entry(CARD)] });
+    assert.ok(result);
+    assert.ok(result.code.startsWith(`${bom}---\n;$$hoistStart(`), JSON.stringify(result.code.slice(0, 20)));
+    assert.ok(result.code.endsWith('\n---\n<Layout><Card/></Layout>\n'));
+  }
+});
+
+test('nothing to do -> null', () => {
+  const source = '---\nconst x = 1;\n---\n<p/>';
+  assert.equal(transformAstro({ source, file: PAGE, root: ROOT, info: analyze(source) }), null);
+});
+
+test('appendImports adds after everything Astro compiled, so no existing import moves', () => {
+  const compiled = 'import a from "./a.js";\nimport "./Page.astro?astro&type=style&index=0&lang.css";\nexport default 1;\n';
+  const out = appendImports(compiled, PAGE, '\nimport { loader as $$hoistLoader0 } from "./x.hoist-loader.ts";\n');
+  assert.ok(out.code.startsWith(compiled));
+  assert.ok(out.code.endsWith('from "./x.hoist-loader.ts";\n'));
+});
+
+test('loaderModuleCode: only the loader, the exports it reads and the names it imports, in order', () => {
+  const source = [
+    '---',
+    "import Layout, { db, type Post } from '../lib/mixed';",
+    "import * as api from '../lib/api';",
+    "import { getLoaderData, defineLoader } from 'astro-hoist/runtime';",
+    "import '../styles/global.css';",
+    'export const LIMIT = 10',
+    'export const cache = new Map()',
+    'export const loader = defineLoader(async ({ params }): Promise<Post[]> => cache.get(params.tag) ?? api.list(db, params.tag, LIMIT))',
+    "export const title = 'not read by the loader';",
+    'const posts = await getLoaderData<typeof loader>();',
+    '---',
+    '<Layout title={title}>{posts.length}</Layout>',
+  ].join('\n');
+  const info = analyze(source, CARD);
+  const out = loaderModuleCode({ source, file: CARD, info });
+  assert.ok(out);
+  assert.equal(
+    out.code,
+    [
+      'import { db as db } from "../lib/mixed";',
+      'import * as api from "../lib/api";',
+      'import { defineLoader as defineLoader } from "astro-hoist/runtime";',
+      'export const LIMIT = 10',
+      'export const cache = new Map()',
+      'export const loader = defineLoader(async ({ params }): Promise<Post[]> => cache.get(params.tag) ?? api.list(db, params.tag, LIMIT))',
+      '',
+    ].join('\n'),
+  );
+  // Statements without semicolons stay apart; the TypeScript is valid once stripped.
+  const js = ts.transpileModule(out.code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  assert.match(js, /export const LIMIT = 10;/);
+  assert.doesNotMatch(js, /Layout|title|global\.css|getLoaderData/);
+  assert.deepEqual(out.map.sources, ['Card.astro']);
+  assert.equal(loaderModuleCode({ source: '---\n---\n', file: CARD, info: analyze('---\n---\n', CARD) }), null);
+});
+
+test('a loader that cannot move stays in place (not hoistable), with the reason', () => {
+  const source = "---\nimport { getLoaderData } from 'astro-hoist/runtime';\nexport let n = 0;\nexport const loader = async () => n;\nn++;\nconst d = await getLoaderData();\n---\n";
+  const info = analyze(source, CARD);
+  assert.equal(info.loader?.hoistable, false);
+  assert.match(info.loader?.reason ?? '', /`n` is assigned in the frontmatter/);
+  const result = transformAstro({ source, file: CARD, root: ROOT, info });
+  assert.ok(result);
+  assert.match(result.code, /export const loader = async \(\) => n;/);
+  assert.equal(result.append, '');
+});
+
+const HOSTILE_DIRS = [
+  'we"ird',
+  "single'quote",
+  'sp ace',
+  'back`tick',
+  '${injected}',
+  'star*',
+  'ünï©ødé ✓ 日本',
+  '</script>',
+  'line\u2028sep',
+];
+const SYNTAX_ONLY_DIRS = ['new\nline', 'back\\slash', 'per%41cent', 'hash#frag', 'ques?tion', '\t tab', 'nul\u0001'];
+
+/** A page in a temp dir + one child per hostile directory name (the `star*` folder puts a star-slash sequence in the path). */
+function hostileProject(dirs) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hoist codegen "test" '));
+  const page = path.join(root, 'src', 'pages', 'index.astro');
+  fs.mkdirSync(path.dirname(page), { recursive: true });
+  const entries = dirs.map((dir, i) => {
+    const file = path.join(root, 'src', dir, `Child ${i}.astro`);
+    return { file, id: String(i).padStart(16, '0'), component: path.relative(root, file), conditional: i % 2 === 1 };
+  });
+  return { root, page, entries };
+}
+
+test('generated batch is valid JS for hostile file names (node --check)', () => {
+  const { root, page, entries } = hostileProject([...HOSTILE_DIRS, ...SYNTAX_ONLY_DIRS]);
+  try {
+    const { statement, imports } = batchCode(entries, { file: page, options: { timeout: 1 } });
+    const code = `${imports.join('\n')}\nconst Astro = {};\n${statement}\n`;
+    assert.doesNotMatch(code, new RegExp(root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no absolute path in generated code');
+    const check = path.join(root, 'check.mjs');
+    fs.writeFileSync(check, code);
+    const r = spawnSync(process.execPath, ['--check', check], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('generated batch imports exactly the right loader modules for hostile file names (executed)', async () => {
+  const { root, page, entries } = hostileProject(HOSTILE_DIRS);
+  try {
+    // Node cannot import `.ts`: the test serves each loader module as `.mjs` at the same place.
+    for (const [i, e] of entries.entries()) {
+      fs.mkdirSync(path.dirname(e.file), { recursive: true });
+      fs.writeFileSync(`${e.file}.hoist-loader.mjs`, `export const loader = () => ${JSON.stringify(`loader ${i}`)};\n`);
+    }
+    const runtime = path.join(root, 'runtime.mjs');
+    fs.writeFileSync(runtime, 'export function __startBatch(astro, entries, options, result) { globalThis.__hoistCaptured = { astro, entries, options, result }; }\n');
+    const { statement, imports } = batchCode(entries, { file: page, options: { speculative: true } });
+    const code = [
+      ...imports.map((line) => line.replace(JSON.stringify(RUNTIME_SPECIFIER), JSON.stringify(pathToFileURL(runtime).href)).replace('.hoist-loader.ts"', '.hoist-loader.mjs"')),
+      "const Astro = { request: 'fake' };",
+      'const $$result = { render: 1 };',
+      statement,
+    ].join('\n');
+    const module = path.join(root, 'src', 'pages', 'index.mjs');
+    fs.writeFileSync(module, code);
+    await import(pathToFileURL(module).href);
+    const captured = /** @type {any} */ (globalThis).__hoistCaptured;
+    assert.deepEqual(captured.astro, { request: 'fake' });
+    assert.deepEqual(captured.result, { render: 1 });
+    assert.deepEqual(captured.options, { speculative: true });
+    assert.equal(captured.entries.length, entries.length);
+    for (const [i, e] of captured.entries.entries()) {
+      assert.equal(e.loader(), `loader ${i}`, `entry ${i} imports its own loader module`);
+      assert.equal(e.key, entries[i].id);
+      assert.equal(e.component, entries[i].component);
+      assert.equal(e.conditional, entries[i].conditional);
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('source map: hires, with content, maps original positions through the edits', () => {
+  const source =
+    '---\nimport { getLoaderData } from "astro-hoist/runtime";\nexport const loader = async () => 1;\nconst post = await getLoaderData();\n---\n<h1>{post.title}</h1>\n';
+  const result = transformAstro({ source, file: PAGE, root: ROOT, info: analyze(source), entries: [entry(CARD)] });
+  assert.ok(result);
+  // Relative to the map's own file (Rollup/Vite resolve it against the module's directory): no
+  // absolute path in the map either.
+  assert.deepEqual(result.map.sources, ['index.astro']);
+  assert.deepEqual(result.map.sourcesContent, [source]);
+  const map = new SourceMap(/** @type {any} */ (JSON.parse(result.map.toString())));
+
+  /** @param {string} needle @param {number} [into] a column offset into the token (hires maps every character) */
+  const check = (needle, into = 3) => {
+    const generated = result.code.indexOf(needle);
+    const original = source.indexOf(needle);
+    const gl = result.code.slice(0, generated).split('\n');
+    const ol = source.slice(0, original).split('\n');
+    const found = /** @type {any} */ (map.findEntry(gl.length - 1, gl[gl.length - 1].length + into));
+    assert.equal(found.originalLine, ol.length - 1, needle);
+    assert.equal(found.originalColumn, ol[ol.length - 1].length + into, needle);
+  };
+  check('const post');
+  check('import { getLoaderData }');
+  check('<h1>{post.title}');
+});

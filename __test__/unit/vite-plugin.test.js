@@ -1,0 +1,560 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import os from 'node:os';
+import fs from 'node:fs';
+import { hoistVitePlugin } from '../../js/vite-plugin/index.js';
+import { DependencyMap } from '../../js/vite-plugin/hmr.js';
+import { reportDiagnostics, Said } from '../../js/vite-plugin/log.js';
+import { isAstroComponentId, isPage } from '../../js/paths.js';
+
+const component = (body = 'export const loader = async () => 1;', template = '<p/>') =>
+  `---\nimport { getLoaderData } from 'astro-hoist/runtime';\n${body}\nconst data = await getLoaderData();\n---\n${template}\n`;
+
+/** A temp project on disk. */
+function makeProject(files) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hoist-vite-'));
+  for (const [rel, text] of Object.entries(files)) write(root, rel, text);
+  return root;
+}
+function write(root, rel, text) {
+  const file = path.join(root, rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+/** A transform context like Vite's: relative imports and `@/` resolve on disk; `virtual:x` is virtual. */
+function fakeContext(root) {
+  const ctx = {
+    /** @type {string[]} */ watched: [],
+    /** @type {any[]} */ warnings: [],
+    /** @type {any[]} */ errors: [],
+    /** @param {string} source @param {string} [importer] */
+    async resolve(source, importer) {
+      if (source === 'virtual:x') return { id: '\0virtual:x' };
+      if (source === 'external-pkg') return { id: 'external-pkg', external: true };
+      let file;
+      if (source.startsWith('@/')) file = path.join(root, 'src', source.slice(2));
+      else if (source.startsWith('.') && importer) file = path.resolve(path.dirname(importer), source);
+      else return null;
+      return fs.existsSync(file) ? { id: file } : null;
+    },
+    /** @param {string} file */
+    addWatchFile(file) {
+      ctx.watched.push(file);
+    },
+    /** @param {any} e @returns {never} */
+    error(e) {
+      ctx.errors.push(e);
+      throw Object.assign(new Error(typeof e === 'string' ? e : e.message), e);
+    },
+    /** @param {any} w */
+    warn(w) {
+      ctx.warnings.push(w);
+    },
+  };
+  return ctx;
+}
+
+function fakeLogger() {
+  const logs = { warn: /** @type {string[]} */ ([]), info: /** @type {string[]} */ ([]), debug: /** @type {string[]} */ ([]) };
+  return {
+    logs,
+    warn: (/** @type {string} */ m) => logs.warn.push(m),
+    info: (/** @type {string} */ m) => logs.info.push(m),
+    debug: (/** @type {string} */ m) => logs.debug.push(m),
+  };
+}
+
+function setup(files, extra = {}) {
+  const root = makeProject(files);
+  const logger = fakeLogger();
+  const [plugin, imports] = hoistVitePlugin({ root, logger, options: { timeout: 100 }, ...extra });
+  /** @param {string} rel @param {any} [ctx] */
+  const transform = async (rel, ctx = fakeContext(root), id = path.join(root, rel)) => {
+    const code = fs.existsSync(id) ? fs.readFileSync(id, 'utf8') : '';
+    const result = await plugin.transform.handler.call(ctx, code, id);
+    return { result, ctx };
+  };
+  return { root, logger, plugin, imports, transform, p: (/** @type {string} */ rel) => path.join(root, rel) };
+}
+
+/** A module graph like Vite's, recording invalidations. */
+function fakeModuleGraph(ids) {
+  const mods = new Map(ids.map((id) => [id, { id }]));
+  /** @type {any[][]} */
+  const invalidated = [];
+  return {
+    invalidated,
+    getModuleById: (/** @type {string} */ id) => mods.get(id),
+    invalidateModule: (/** @type {any[]} */ ...args) => invalidated.push(args),
+  };
+}
+
+const PAGE_FILES = {
+  'src/pages/index.astro': `---\nimport Layout from '../layouts/Layout.astro';\nimport Card from '@/components/Card.astro';\n---\n<Layout>\n  <Card/>\n</Layout>\n`,
+  'src/layouts/Layout.astro': `---\nimport Nav from '../components/Nav.astro';\n---\n<Nav/><slot/>\n`,
+  'src/components/Card.astro': component(),
+  'src/components/Nav.astro': component('export const loader = async () => "nav";'),
+};
+
+test('plugin shape: a pre-ordered transform of raw sources, a normal one after Astro compiles', () => {
+  const [plugin, imports] = hoistVitePlugin({ root: '/r' });
+  assert.equal(plugin.name, 'astro-hoist:transform');
+  assert.equal(plugin.transform.order, 'pre');
+  assert.ok(plugin.transform.filter.id.test('/r/src/pages/index.astro'));
+  assert.equal(plugin.resolveId.order, 'pre');
+  assert.equal(typeof plugin.load, 'function');
+  assert.equal(typeof plugin.hotUpdate, 'function');
+  assert.equal(typeof plugin.handleHotUpdate, 'function');
+  assert.equal(imports.name, 'astro-hoist:imports');
+  assert.equal(/** @type {any} */ (imports.transform).order, undefined);
+});
+
+test('skips ids with queries, virtual ids and non-.astro ids without analyzing', async () => {
+  /** @type {string[]} */
+  const calls = [];
+  const [plugin] = hoistVitePlugin({
+    root: '/r',
+    createProject: () =>
+      /** @type {any} */ ({
+        update: (/** @type {string} */ id) => {
+          calls.push(id);
+          throw new Error('not analyzed');
+        },
+      }),
+  });
+  const ctx = fakeContext('/r');
+  for (const id of [
+    '/r/src/pages/index.astro?astro&type=style&index=0&lang.css',
+    '/r/src/components/C.astro?astro&type=script&index=0&lang.ts',
+    '\0virtual.astro',
+    '/r/src/x.ts',
+  ]) {
+    assert.equal(await plugin.transform.handler.call(ctx, component(), id), null, id);
+  }
+  // The browser build never sees frontmatter: nothing of ours belongs there.
+  const client = { ...ctx, environment: { config: { consumer: 'client' } } };
+  assert.equal(await plugin.transform.handler.call(client, component(), '/r/src/pages/index.astro'), null);
+  assert.deepEqual(calls, []);
+  assert.equal(isAstroComponentId('/r/node_modules/astro/components/Code.astro'), true);
+});
+
+test('isPage: .astro under <srcDir>/pages/, not _-prefixed', () => {
+  assert.equal(isPage('/r/src/pages/index.astro', '/r/src'), true);
+  assert.equal(isPage('/r/src/pages/blog/[slug].astro', '/r/src/'), true);
+  assert.equal(isPage('/r/src/pages/_partial.astro', '/r/src'), false);
+  assert.equal(isPage('/r/src/pages/_lib/x.astro', '/r/src'), false);
+  assert.equal(isPage('/r/src/components/pages/x.astro', '/r/src'), false);
+  assert.equal(isPage('/r/src/pagesx/x.astro', '/r/src'), false);
+});
+
+test('component: its loader moves out and comes back after compile; getLoaderData() bound; node_modules components too', async () => {
+  const { transform, plugin, imports, p } = setup({
+    'src/components/Card.astro': component(),
+    'node_modules/kit/Thing.astro': component(),
+    'src/components/Plain.astro': '---\nconst x = 1;\n---\n<p/>\n',
+  });
+  for (const rel of ['src/components/Card.astro', 'node_modules/kit/Thing.astro']) {
+    const { result, ctx } = await transform(rel);
+    assert.ok(result, rel);
+    assert.doesNotMatch(result.code, /export const loader/);
+    assert.match(result.code, new RegExp(`getLoaderData\\(\\{ astro: Astro, result: typeof \\$\\$result === "undefined" \\? undefined : \\$\\$result, key: "[0-9a-f]{16}", loader: loader, component: "${rel}", options: \\{"timeout":100\\} \\}\\)`), 'the integration\'s options bound: a render without a batch still times out');
+    assert.doesNotMatch(result.code, /__startBatch/);
+    assert.ok(result.map.mappings.length > 0);
+    assert.deepEqual(ctx.watched, []);
+    const compiled = 'export default function $$Card() {}\n';
+    const appended = imports.transform.handler.call(fakeContext(p('')), compiled, p(rel));
+    assert.ok(appended);
+    assert.equal(appended.code, `${compiled}\nimport { loader as loader } from "./${path.basename(rel)}.hoist-loader.ts";\nexport { loader };\n`);
+    // The loader module resolves next to the component and holds its loader.
+    const moduleId = /** @type {string} */ (plugin.resolveId.handler(`./${path.basename(rel)}.hoist-loader.ts`, p(rel)));
+    assert.equal(moduleId, `${p(rel)}.hoist-loader.ts`);
+    const loaded = await plugin.load.call(fakeContext(p('')), moduleId);
+    assert.match(typeof loaded === 'string' ? loaded : loaded.code, /^\nexport const loader = async \(\) => 1;\n$/);
+    assert.deepEqual(plugin.api.deps.modulesReading(p(rel)), [moduleId]);
+  }
+  assert.equal((await transform('src/components/Plain.astro')).result, null);
+  assert.equal(plugin.resolveId.handler('./x.ts', p('src/a.astro')), null);
+});
+
+test('page: batch of every descendant loader (slots, layouts, aliases), files watched, reverse map set', async () => {
+  const { transform, plugin, imports, p } = setup(PAGE_FILES);
+  const { result, ctx } = await transform('src/pages/index.astro');
+  assert.ok(result);
+  assert.ok(result.code.startsWith('---\n\n;$$hoistStart(Astro, [{ key: '), result.code.slice(0, 50));
+  assert.match(result.code, /component: "src\/components\/Nav\.astro", conditional: false/);
+  assert.match(result.code, /\], \{"timeout":100\}, typeof \$\$result === "undefined" \? undefined : \$\$result\);\nimport Layout/);
+  const appended = imports.transform.handler.call(fakeContext(p('')), '/* compiled */', p('src/pages/index.astro'))?.code ?? '';
+  assert.match(appended, /^\/\* compiled \*\/\nimport \{ __startBatch as \$\$hoistStart \} from "astro-hoist\/runtime";\n/);
+  assert.match(appended, /import \{ loader as \$\$hoistLoader0 \} from "\.\/\.\.\/components\/Nav\.astro\.hoist-loader\.ts";/);
+  assert.match(appended, /import \{ loader as \$\$hoistLoader1 \} from "\.\/\.\.\/components\/Card\.astro\.hoist-loader\.ts";/);
+  assert.doesNotMatch(result.code + appended, new RegExp(p('').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no absolute paths');
+  assert.deepEqual(
+    [...ctx.watched].sort(),
+    ['src/components/Card.astro', 'src/components/Nav.astro', 'src/layouts/Layout.astro'].map(p).sort(),
+  );
+  const { deps } = plugin.api;
+  for (const rel of ['src/components/Card.astro', 'src/components/Nav.astro', 'src/layouts/Layout.astro']) {
+    assert.deepEqual(deps.modulesReading(p(rel)), [p('src/pages/index.astro')], rel);
+  }
+  assert.deepEqual(deps.modulesReading(p('src/pages/index.astro')), [], 'a page does not depend on itself');
+});
+
+test('a layout whose tree has loaders starts its own batch too (an MDX page, an island, or any parent rendering it)', async () => {
+  const { transform } = setup(PAGE_FILES);
+  const { result } = await transform('src/layouts/Layout.astro');
+  assert.ok(result);
+  assert.match(result.code, /\$\$hoistStart\(Astro, \[\{ key: "[0-9a-f]{16}", loader: \$\$hoistLoader0, component: "src\/components\/Nav\.astro"/);
+});
+
+test('a file astro-hoist cannot analyze passes through unchanged unless it uses loaders', async () => {
+  const { transform, logger } = setup({
+    'src/components/Broken.astro': '---\nconst = ;\n---\n<p/>\n',
+    'src/components/BrokenLoader.astro': component('export const loader = async () => 1; const = ;'),
+  });
+  assert.equal((await transform('src/components/Broken.astro')).result, null);
+  assert.match(logger.logs.debug.join('\n'), /Broken\.astro is left as it is .*2:7: Unexpected token `=`.*\[syntax-error\]/);
+  await assert.rejects(transform('src/components/BrokenLoader.astro'), /Unexpected token `=`/);
+});
+
+test('re-transforming a page prunes files it no longer reads', async () => {
+  const { transform, plugin, p, root } = setup(PAGE_FILES);
+  await transform('src/pages/index.astro');
+  write(root, 'src/pages/index.astro', `---\nimport Card from '@/components/Card.astro';\n---\n<Card/>\n`);
+  const { ctx } = await transform('src/pages/index.astro');
+  assert.deepEqual(ctx.watched, [p('src/components/Card.astro')]);
+  const { deps } = plugin.api;
+  assert.deepEqual(deps.modulesReading(p('src/layouts/Layout.astro')), []);
+  assert.deepEqual(deps.modulesReading(p('src/components/Nav.astro')), []);
+  assert.deepEqual([...deps.dependencies.get(p('src/pages/index.astro')) ?? []], [p('src/components/Card.astro')]);
+  assert.equal(deps.dependents.has(p('src/layouts/Layout.astro')), false, 'empty sets are dropped');
+});
+
+test('hotUpdate hard-invalidates every module whose output read the changed file, in each environment', async () => {
+  const { transform, plugin, p } = setup(PAGE_FILES);
+  await transform('src/pages/index.astro');
+  const page = p('src/pages/index.astro');
+  const ssr = fakeModuleGraph([page]);
+  const client = fakeModuleGraph([]);
+  const update = { type: /** @type {const} */ ('update'), file: p('src/components/Nav.astro'), timestamp: 42, modules: [] };
+  const ret1 = plugin.hotUpdate.call({ environment: { moduleGraph: client } }, update);
+  const ret2 = plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, update);
+  assert.equal(ret1, undefined, 'the update list is left to Vite');
+  assert.equal(ret2, undefined);
+  assert.equal(client.invalidated.length, 0);
+  assert.equal(ssr.invalidated.length, 1);
+  const [mod, seen, timestamp, isHmr] = ssr.invalidated[0];
+  assert.deepEqual(mod, { id: page });
+  assert.ok(seen instanceof Set);
+  assert.equal(timestamp, 42);
+  assert.equal(isHmr, true, 'hard invalidation: isHmr = true, not soft');
+
+  // An unrelated file invalidates nothing.
+  plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { ...update, file: p('src/other.ts'), timestamp: 43 });
+  assert.equal(ssr.invalidated.length, 1);
+});
+
+test('delete: every environment still invalidates, then the map forgets the file', async () => {
+  const { transform, plugin, p } = setup(PAGE_FILES);
+  await transform('src/pages/index.astro');
+  const page = p('src/pages/index.astro');
+  const envs = [fakeModuleGraph([page]), fakeModuleGraph([page]), fakeModuleGraph([page])];
+  const file = p('src/components/Card.astro');
+  plugin.configureServer({ moduleGraph: envs[0], environments: {} });
+  // Vite 6+ calls watchChange (possibly per environment) before hotUpdate: it must not prune yet.
+  plugin.watchChange(file, { event: 'delete' });
+  plugin.watchChange(file, { event: 'delete' });
+  for (const moduleGraph of envs) {
+    plugin.hotUpdate.call({ environment: { moduleGraph } }, { type: 'delete', file, timestamp: 7, modules: [] });
+  }
+  for (const env of envs) assert.equal(env.invalidated.length, 1);
+  assert.deepEqual(plugin.api.deps.modulesReading(file), []);
+  assert.deepEqual(plugin.api.deps.modulesReading(p('src/components/Nav.astro')), [page], 'other files unaffected');
+});
+
+test('Vite 5: handleHotUpdate invalidates through server.moduleGraph; on Vite 6+ it is a no-op', async () => {
+  const { transform, plugin, p } = setup(PAGE_FILES);
+  await transform('src/pages/index.astro');
+  const page = p('src/pages/index.astro');
+  const vite6 = fakeModuleGraph([page]);
+  plugin.handleHotUpdate({ file: p('src/components/Card.astro'), timestamp: 1, modules: [], server: { moduleGraph: vite6, environments: {} } });
+  assert.equal(vite6.invalidated.length, 0);
+  const vite5 = fakeModuleGraph([page]);
+  plugin.handleHotUpdate({ file: p('src/components/Card.astro'), timestamp: 2, modules: [], server: { moduleGraph: vite5 } });
+  assert.equal(vite5.invalidated.length, 1);
+  assert.equal(vite5.invalidated[0][3], true);
+});
+
+test('Vite 5: a delete seen only by watchChange invalidates and prunes', async () => {
+  const { transform, plugin, p } = setup(PAGE_FILES);
+  await transform('src/pages/index.astro');
+  const vite5 = fakeModuleGraph([p('src/pages/index.astro')]);
+  plugin.configureServer({ moduleGraph: vite5 });
+  plugin.watchChange(p('src/components/Card.astro'), { event: 'delete' });
+  assert.equal(vite5.invalidated.length, 1);
+  assert.deepEqual(plugin.api.deps.modulesReading(p('src/components/Card.astro')), []);
+});
+
+test('one project for every page: a change to a shared component re-plans each page that renders it', async () => {
+  const { transform, root, p, plugin } = setup({
+    ...PAGE_FILES,
+    'src/pages/other.astro': `---\nimport Card from '../components/Card.astro';\nimport Nav from '../components/Nav.astro';\n---\n<Nav/><Card/>\n`,
+  });
+  const code = async (/** @type {string} */ rel) => /** @type {any} */ ((await transform(rel)).result)?.code ?? '';
+  assert.match(await code('src/pages/index.astro'), /Card\.astro/);
+  assert.match(await code('src/pages/other.astro'), /Card\.astro/);
+  assert.deepEqual(plugin.api.deps.modulesReading(p('src/components/Card.astro')).sort(), [p('src/pages/index.astro'), p('src/pages/other.astro')]);
+  const project = await plugin.api.project();
+  const before = project.generation;
+  // Card loses its loader: both pages are invalidated, and planned again without it.
+  write(root, 'src/components/Card.astro', '<p/>\n');
+  const ssr = fakeModuleGraph([p('src/pages/index.astro'), p('src/pages/other.astro')]);
+  plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { type: 'update', file: p('src/components/Card.astro'), timestamp: 5, modules: [] });
+  assert.deepEqual(ssr.invalidated.map((args) => args[0].id).sort(), [p('src/pages/index.astro'), p('src/pages/other.astro')]);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(project.generation > before);
+  assert.doesNotMatch(await code('src/pages/index.astro'), /Card\.astro"/);
+  assert.doesNotMatch(await code('src/pages/other.astro'), /Card\.astro"/);
+});
+
+test('a child that stops being hoistable leaves the batch after it changes', async () => {
+  const { transform, root, plugin, p } = setup(PAGE_FILES);
+  const before = await transform('src/pages/index.astro');
+  assert.match(/** @type {any} */ (before.result).code, /Card\.astro/);
+  write(root, 'src/components/Card.astro', component('export const loader = async () => Astro.props.x;'));
+  plugin.hotUpdate.call({}, { type: 'update', file: p('src/components/Card.astro'), timestamp: 9, modules: [] });
+  const after = await transform('src/pages/index.astro');
+  assert.doesNotMatch(/** @type {any} */ (after.result).code, /Card\.astro";/);
+});
+
+test('native error diagnostics -> this.error with loc (0-based column) and frame; warnings once', async () => {
+  const { transform } = setup({
+    'src/components/Bad.astro': "---\nimport { getLoaderData } from 'astro-hoist/runtime';\nconst = ;\nconst d = await getLoaderData();\n---\n",
+    'src/components/Warn.astro': component('export let loader = async () => 1;'),
+  });
+  const bad = fakeContext('/');
+  await assert.rejects(transform('src/components/Bad.astro', bad));
+  assert.equal(bad.errors.length, 1);
+  assert.match(bad.errors[0].message, /Unexpected token `=`/);
+  assert.equal(bad.errors[0].code, 'syntax-error');
+  assert.match(bad.errors[0].loc.file, /Bad\.astro$/);
+  assert.deepEqual([bad.errors[0].loc.line, bad.errors[0].loc.column], [3, 6], 'line 3, column 7 (1-based) as Vite counts: 6');
+  assert.match(bad.errors[0].frame, /> 3 \| const = ;\n\s+\|\s+\^/);
+  assert.ok(bad.errors[0] instanceof Error, "a real Error: Astro's overlay needs one");
+
+  const { ctx } = await transform('src/components/Warn.astro');
+  await transform('src/components/Warn.astro', ctx);
+  assert.equal(ctx.warnings.length, 1, 'reported once');
+  assert.equal(ctx.warnings[0].code, 'unsupported-loader-form');
+  assert.match(ctx.warnings[0].message, /`export let loader`/);
+});
+
+test('a rejected native analysis becomes this.error with its loc', async () => {
+  const root = makeProject({ 'src/components/Throw.astro': component() });
+  const [plugin] = hoistVitePlugin({
+    root,
+    createProject: () =>
+      /** @type {any} */ ({
+        update: () => Promise.reject(Object.assign(new Error('the addon failed'), { code: 'internal-error', loc: { line: 2, column: 5 }, frame: '> 2 | x\n    |     ^' })),
+      }),
+  });
+  const ctx = fakeContext(root);
+  const id = path.join(root, 'src/components/Throw.astro');
+  await assert.rejects(plugin.transform.handler.call(ctx, fs.readFileSync(id, 'utf8'), id), /the addon failed/);
+  assert.equal(ctx.errors[0].code, 'internal-error');
+  assert.deepEqual({ line: ctx.errors[0].loc.line, column: ctx.errors[0].loc.column }, { line: 2, column: 4 });
+  assert.match(ctx.errors[0].frame, /\^/);
+});
+
+test('not-hoisted reasons go to the Astro logger once per file; routine notes at debug level', async () => {
+  const { transform, logger } = setup({
+    'src/pages/a.astro': `---\nimport Props from '../components/Props.astro';\nimport V from 'virtual:x';\n---\n<Props/><V/><Dyn/>\n`,
+    'src/pages/b.astro': `---\nimport Props from '../components/Props.astro';\n---\n<Props/>\n`,
+    'src/components/Props.astro': component('export const loader = async () => Astro.props.id;'),
+  });
+  const a = await transform('src/pages/a.astro');
+  await transform('src/pages/b.astro');
+  await transform('src/pages/a.astro');
+  assert.equal(a.result, null, 'nothing hoistable, nothing bound in the page');
+  assert.equal(logger.logs.warn.length, 1);
+  assert.match(logger.logs.warn[0], /src\/components\/Props\.astro:3:1: it reads `Astro`, which exists only while the component renders/);
+  assert.ok(logger.logs.debug.some((m) => m.startsWith('virtual:x:1:1: cannot load \0virtual:x')), logger.logs.debug.join('\n'));
+  assert.ok(logger.logs.debug.some((m) => m.includes('<Dyn>')));
+});
+
+test('without a logger, loud notes go to this.warn', async () => {
+  const { transform } = setup(
+    {
+      'src/pages/a.astro': `---\nimport Props from '../components/Props.astro';\n---\n<Props/>\n`,
+      'src/components/Props.astro': component('export const loader = async () => Astro.props.id;'),
+    },
+    { logger: undefined },
+  );
+  const { ctx } = await transform('src/pages/a.astro');
+  assert.equal(ctx.warnings.length, 1);
+  assert.match(ctx.warnings[0], /it reads `Astro`/);
+});
+
+test('conditional children: no batch for them alone (an info line says why), batched as conditional with speculative', async () => {
+  const files = {
+    'src/pages/index.astro': `---\nimport Card from '../components/Card.astro';\nconst show = true;\n---\n{show && <Card/>}\n`,
+    'src/components/Card.astro': component(),
+  };
+  const plain = setup(files);
+  assert.equal((await plain.transform('src/pages/index.astro')).result, null);
+  assert.match(plain.logger.logs.info.join('\n'), /Card\.astro:3:1: reached from src\/pages\/index\.astro only through conditional usages/);
+  const speculative = setup(files, { options: { speculative: true } });
+  const { result } = await speculative.transform('src/pages/index.astro');
+  assert.match(/** @type {any} */ (result).code, /component: "src\/components\/Card\.astro", conditional: true/);
+});
+
+test('creating a missing file invalidates pages whose walk could not find it', async () => {
+  const { transform, plugin, p, root } = setup({
+    'src/pages/index.astro': `---\nimport Later from '../components/Later.astro';\n---\n<Later/>\n`,
+  });
+  await transform('src/pages/index.astro');
+  assert.ok(plugin.api.withMissing.has(p('src/pages/index.astro')));
+  write(root, 'src/components/Later.astro', component());
+  const ssr = fakeModuleGraph([p('src/pages/index.astro')]);
+  plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { type: 'create', file: p('src/components/Later.astro'), timestamp: 3, modules: [] });
+  assert.equal(ssr.invalidated.length, 1);
+  const { result } = await transform('src/pages/index.astro');
+  assert.match(/** @type {any} */ (result).code, /Later\.astro/);
+  assert.equal(plugin.api.withMissing.has(p('src/pages/index.astro')), false);
+});
+
+test('DependencyMap: set replaces, forget and deleteFile prune both directions', () => {
+  const deps = new DependencyMap();
+  deps.set('/p1', ['/p1', '/a', '/b']);
+  deps.set('/p2', ['/b']);
+  assert.deepEqual(deps.modulesReading('/b').sort(), ['/p1', '/p2']);
+  assert.deepEqual(deps.modulesReading('/p1'), []);
+  deps.set('/p1', ['/a']);
+  assert.deepEqual(deps.modulesReading('/b'), ['/p2']);
+  assert.deepEqual(deps.deleteFile('/a'), ['/p1']);
+  assert.deepEqual([...(deps.dependencies.get('/p1') ?? [])], []);
+  deps.deleteFile('/p2'); // a deleted module depends on nothing any more
+  assert.equal(deps.dependents.has('/b'), false);
+});
+
+test('reportDiagnostics without errors only warns', () => {
+  const ctx = fakeContext('/');
+  reportDiagnostics(ctx, '/x.astro', [{ severity: 'warning', code: 'w', message: 'm', line: 1, column: 1, offset: 0, frame: '' }], new Said());
+  assert.equal(ctx.errors.length, 0);
+  assert.deepEqual(ctx.warnings[0].loc, { file: '/x.astro', line: 1, column: 0 });
+});
+
+test('integration: validates options in the factory, wires the plugin and the middleware', async () => {
+  const { default: hoist, validateOptions, analyzeComponent } = await import('../../js/integration.js');
+  assert.equal(typeof analyzeComponent, 'function', 'native API re-exported');
+  assert.deepEqual(validateOptions(undefined), {});
+  assert.deepEqual(validateOptions({ timeout: 2.5, concurrency: 3, speculative: true, serverTiming: false }), {
+    timeout: 2.5,
+    concurrency: 3,
+    speculative: true,
+    serverTiming: false,
+  });
+  assert.throws(() => hoist(/** @type {any} */ ({ timeOut: 5 })), /unknown option 'timeOut'[\s\S]*timeout:[\s\S]*concurrency:[\s\S]*speculative:[\s\S]*serverTiming:/);
+  for (const [bad, re] of /** @type {const} */ ([
+    [{ timeout: 0 }, /'timeout' must be a positive number/],
+    [{ timeout: Infinity }, /'timeout'/],
+    [{ timeout: '5' }, /'timeout'.*got "5"/],
+    [{ concurrency: 1.5 }, /'concurrency' must be a positive integer/],
+    [{ concurrency: 0 }, /'concurrency'/],
+    [{ speculative: 'yes' }, /'speculative' must be true or false/],
+    [{ serverTiming: 1 }, /'serverTiming'/],
+    [{ serverTiming: 'yes' }, /'serverTiming' must be true, false or 'paths'/],
+    [null, /options must be an object/],
+    [[], /options must be an object, got an array/],
+  ])) {
+    assert.throws(() => hoist(/** @type {any} */ (bad)), re, JSON.stringify(bad));
+  }
+
+  const integration = hoist({ speculative: true });
+  assert.equal(integration.name, 'astro-hoist');
+  /** @type {any[]} */
+  const updates = [];
+  /** @type {any[]} */
+  const middleware = [];
+  integration.hooks['astro:config:setup']({
+    config: { root: new URL('file:///proj/'), srcDir: new URL('file:///proj/src/') },
+    updateConfig: (c) => updates.push(c),
+    addMiddleware: (m) => middleware.push(m),
+    logger: fakeLogger(),
+  });
+  assert.equal(updates.length, 1);
+  const [plugin, imports] = updates[0].vite.plugins;
+  assert.equal(plugin.name, 'astro-hoist:transform');
+  assert.equal(imports.name, 'astro-hoist:imports');
+  assert.deepEqual(middleware, [{ entrypoint: 'astro-hoist/middleware', order: 'pre' }]);
+  // Astro's routes reach the plugin's project.
+  integration.hooks['astro:routes:resolved']({
+    routes: [
+      { entrypoint: 'src/pages/index.astro', pattern: '/', type: 'page', origin: 'project' },
+      { entrypoint: 'node_modules/pkg/Docs.astro', pattern: '/docs', type: 'page', origin: 'external' },
+      { entrypoint: 'src/pages/post.md', pattern: '/post', type: 'page', origin: 'project' },
+      { entrypoint: 'src/pages/rss.xml.js', pattern: '/rss.xml', type: 'endpoint', origin: 'project' },
+    ],
+  });
+  const project = await plugin.api.project();
+  await plugin.api.planRoutes({ resolve: async () => null, load: async () => null }).catch(() => {});
+  assert.deepEqual(
+    project.routes.map((r) => [r.kind, r.pattern, r.entry]),
+    [
+      ['page', '/', '/proj/src/pages/index.astro'],
+      ['injected', '/docs', '/proj/node_modules/pkg/Docs.astro'],
+      ['markdown', '/post', '/proj/src/pages/post.md'],
+    ],
+  );
+  assert.equal(hoist({ report: true }).options.report, true);
+  assert.throws(() => hoist(/** @type {any} */ ({ report: 5 })), /'report' must be true or a folder/);
+});
+
+test('barrels, namespace, slots, conditional; page keys equal the children\'s own', async () => {
+  const child = (name) =>
+    `---\nimport { getLoaderData } from 'astro-hoist/runtime';\nimport { db } from '../lib/db.js';\nexport const loader = async ({ signal }) => db('${name}', signal);\nconst data = await getLoaderData<typeof loader>();\n---\n<p>{data}</p>\n`;
+  const root = makeProject({
+    'src/pages/index.astro': `---\nimport Layout from '../layouts/Layout.astro';\nimport * as UI from '../ui';\nimport { Deep } from '../ui';\nconst show = false;\n---\n<Layout>\n  <UI.Card/>\n  {show && <Deep/>}\n</Layout>\n`,
+    'src/layouts/Layout.astro': `---\nimport Nav from '../components/Nav.astro';\n---\n<Nav/><slot/>\n`,
+    'src/ui/index.ts': `export { default as Card } from '../components/Card.astro';\nexport * from './more';\n`,
+    'src/ui/more.ts': `import Deep from '../components/Deep.astro';\nexport { Deep };\n`,
+    'src/components/Nav.astro': child('Nav'),
+    'src/components/Card.astro': child('Card'),
+    'src/components/Deep.astro': child('Deep'),
+  });
+  const [plugin, imports] = hoistVitePlugin({ root, options: { speculative: true } });
+  const exts = ['', '.ts', '/index.ts'];
+  const ctx = fakeContext(root);
+  ctx.resolve = async (source, importer) => {
+    if (!source.startsWith('.') || !importer) return null;
+    const base = path.resolve(path.dirname(importer), source);
+    for (const ext of exts) if (fs.statSync(base + ext, { throwIfNoEntry: false })?.isFile()) return { id: base + ext };
+    return null;
+  };
+  const run = async (rel) => {
+    const id = path.join(root, rel);
+    return /** @type {any} */ (await plugin.transform.handler.call(ctx, fs.readFileSync(id, 'utf8'), id));
+  };
+  const pageId = path.join(root, 'src/pages/index.astro');
+  const page = (await run('src/pages/index.astro')).code;
+  assert.match(imports.transform.handler.call(ctx, '', pageId)?.code ?? '', /Deep\.astro\.hoist-loader\.ts/);
+  const entries = [...page.matchAll(/\{ key: "([0-9a-f]{16})", loader: \$\$hoistLoader\d, component: "([^"]+)", conditional: (true|false) \}/g)].map(
+    (m) => [m[2], m[1], m[3]],
+  );
+  assert.deepEqual(
+    entries.map(([c, , cond]) => `${c} ${cond}`),
+    ['src/components/Nav.astro false', 'src/components/Card.astro false', 'src/components/Deep.astro true'],
+  );
+  for (const [rel, key] of entries) {
+    const own = (await run(rel)).code;
+    assert.ok(own.includes(`key: "${key}", loader: loader, component: "${rel}"`), rel);
+    const module = await plugin.load.call(ctx, path.join(root, `${rel}.hoist-loader.ts`));
+    assert.equal(module.code, `import { db as db } from "../lib/db.js";\nexport const loader = async ({ signal }) => db('${rel.slice(15, -6)}', signal);\n`);
+  }
+  assert.deepEqual(
+    [...plugin.api.deps.dependencies.get(path.join(root, 'src/pages/index.astro')) ?? []].map((f) => path.relative(root, f)).sort(),
+    ['src/components/Card.astro', 'src/components/Deep.astro', 'src/components/Nav.astro', 'src/layouts/Layout.astro', 'src/ui/index.ts', 'src/ui/more.ts'],
+  );
+});
