@@ -11,6 +11,8 @@
 //                                                            bench/core.js
 //   6  streaming: first byte and every part of a page with a slow loader below the fold,
 //      plain Astro vs astro-hoist, build and dev             bench/stream.js
+//   7  scale: build time and peak memory at 50 / 300 / 1,000 routes, analyze, the disk
+//      cache, a dev edit                                     bench/scale.js
 //
 // Every comparison is measured side by side in this run (variants interleaved, order rotated)
 // and reported as a median and a ratio against its baseline. Sites are generated into the Astro 7
@@ -21,11 +23,12 @@
 // no write), --write (write BENCHMARKS.md even then).
 import fs from 'node:fs';
 import path from 'node:path';
-import { ensureEnv, installPackedAddon, stopAll } from '../__test__/e2e/harness.js';
+import { ensureEnv, installPackedAddon, stopAll } from '../harness/harness.js';
 import { runBuild } from './build.js';
 import { runCore } from './core.js';
 import { runFanout } from './fanout.js';
 import { runPages } from './pages.js';
+import { runScale } from './scale.js';
 import { runStream } from './stream.js';
 import { coresAvailable, load, machine, resultsTable, revision } from './lib/report.js';
 import { REPO_ROOT, installBenchDeps, installedVersion, packStagedAddon, stageReleaseAddon } from './lib/work.js';
@@ -80,7 +83,7 @@ async function main() {
   progress(`bench-only packages in .e2e/bench/: ${deps.installed ? `installed in ${(deps.ms / 1000).toFixed(0)} s` : 'already installed'}`);
   const addon = stageReleaseAddon();
   progress(`release addon built ${addon.builtAt.toISOString()}${addon.olderThanSources ? ' (older than src/: run `npm run bench` to rebuild it)' : ''}`);
-  if (wanted('1') || wanted('3') || wanted('4') || wanted('6')) {
+  if (wanted('1') || wanted('3') || wanted('4') || wanted('6') || wanted('7')) {
     const install = await installPackedAddon('astro7', await packStagedAddon(addon.packageDir));
     progress(`astro-hoist packed and ${install.installed ? 'installed' : 'already installed'} in the Astro 7 environment`);
   }
@@ -98,6 +101,7 @@ async function main() {
   }
   if (wanted('6')) sections.push(await runStream(ctx));
   if (wanted('4')) sections.push(await runBuild(ctx));
+  if (wanted('7')) sections.push(await runScale(ctx));
   sections.sort((a, b) => Number(a.id) - Number(b.id));
 
   const loadAfter = load();
