@@ -264,7 +264,7 @@ export interface LoaderInfo {
   hoistable: boolean
   /** Why it cannot, when `hoistable` is false. */
   reason?: string
-  /** The module the loader moves into (present exactly when `hoistable`). */
+  /** What a run at request start depends on (present exactly when `hoistable`). */
   module?: LoaderModuleInfo
 }
 
@@ -272,13 +272,13 @@ export interface LoaderInfo {
 export type LoaderKind = 'arrow' | 'function' | 'defineLoader'
 
 /**
- * A loader moved into a module of its own: the loader and the exported declarations it reads,
- * plus the imports they read. A page imports the loader from this module instead of the
- * component, and the component imports it back, so both share one module instance.
+ * A hoistable loader's module-level closure: its statement and the exported declarations it
+ * reads, transitively, plus the imports they read. All of it is module state that exists before
+ * the component renders, so the loader can run at request start.
  */
 export interface LoaderModuleInfo {
   imports: Array<ModuleImport>
-  /** The statements moved out of the component, in source order. */
+  /** The statements, in source order. */
   statements: Array<Span>
   /** The names they export (`loader` among them). */
   exports: Array<string>
@@ -301,13 +301,13 @@ export interface LoaderReads {
   locals: Array<string>
 }
 
-/** One name a loader module imports. */
+/** One imported name a hoistable loader reads. */
 export interface ModuleImport {
   /** The specifier as the component writes it. */
   source: string
   /** `default`, `*` (namespace) or an export name. */
   imported: string
-  /** The local name the moved code uses. */
+  /** The local name the loader's code uses. */
   local: string
 }
 

@@ -1,24 +1,22 @@
 // Code generation for `.astro` components, as pure functions over strings and the core's
 // ComponentInfo; every edit goes through magic-string for an exact source map.
 //
-// Three outputs per component:
-// - `transformAstro` edits the raw `.astro` source before Astro compiles it: it removes the
-//   statements that moved into the loader module, binds each getLoaderData() call to its
-//   component and render, and inserts the `$$hoistStart(...)` call that starts the batch of the
-//   component's tree (after the frontmatter's guards). It returns the import statements those
-//   edits need as `append`, and
-// - `appendImports` adds them at the very end of Astro's compiled module. Astro orders CSS by
+// Two steps per component:
+// - `transformAstro` edits the raw `.astro` source before Astro compiles it: it binds each
+//   getLoaderData() call to its component and render, and inserts the `$$hoistStart(...)` call
+//   that starts the batch of the component's tree (after the frontmatter's guards). It returns
+//   what must follow Astro's compiled module as `append`: the runtime imports, and the
+//   registration of the component's hoistable loader (by key: a batch finds its descendants'
+//   loaders there, so no component imports another's module).
+// - `appendImports` adds that at the very end of Astro's compiled module. Astro orders CSS by
 //   each import's index in its importer, and compiled frontmatter imports come before the
 //   component's own style imports: an import anywhere earlier would move every later one.
-// - `loaderModuleCode` is the loader module itself: the loader and the exported declarations it
-//   reads, with the imports they read (see src/extract.rs).
 
 import MagicString from 'magic-string';
-import { loaderModuleId, relativeSpecifier, toComponentPath } from './paths.js';
+import { toComponentPath } from './paths.js';
 
 /**
  * @typedef {import('../index.js').ComponentInfo} ComponentInfo
- * @typedef {import('../index.js').LoaderModuleInfo} LoaderModuleInfo
  */
 
 /**
@@ -48,10 +46,8 @@ import { loaderModuleId, relativeSpecifier, toComponentPath } from './paths.js';
  */
 
 export const RUNTIME_SPECIFIER = 'astro-hoist/runtime';
-/** A name that needs no quotes in an import clause (others use ES2022 string names). */
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 const START_NAME = '$$hoistStart';
-const LOADER_NAME = '$$hoistLoader';
+const REGISTER_NAME = '$$hoistRegister';
 /**
  * Astro's per-render SSRResult, in scope in every frontmatter (the compiler's parameter name in
  * Astro 5 and 7). `typeof` keeps the code valid should a compiler ever name it otherwise: the
@@ -121,33 +117,22 @@ export function rewriteLoaderDataCalls(s, info, component, options = {}) {
 }
 
 /**
- * The `$$hoistStart(...)` statement and the imports it needs. Every string is a JSON literal, so
- * any file name yields valid code.
+ * The `$$hoistStart(...)` statement and the import it needs. Every string is a JSON literal, so
+ * any file name yields valid code. The component's own loader is its local `loader`; the others
+ * are found by key when the batch runs (each component registers its own).
  * @param {BatchEntry[]} entries
  * @param {object} args
- * @param {string} args.file absolute path of the component starting the batch (import
- *   specifiers are relative to it; its own loader is its local `loader`)
+ * @param {string} args.file absolute path of the component starting the batch
  * @param {BatchOptions} [args.options]
  * @param {string[]} [args.order] keys in the order to start them under a concurrency limit
  * @returns {{ statement: string, imports: string[] }}
  */
 export function batchCode(entries, { file, options = {}, order }) {
   const imports = [`import { __startBatch as ${START_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`];
-  /** @type {string[]} */
-  const items = [];
-  let n = 0;
-  for (const entry of entries) {
-    let loader;
-    if (entry.file === file) {
-      loader = 'loader'; // its own, imported back from its loader module
-    } else {
-      loader = `${LOADER_NAME}${n++}`;
-      imports.push(`import { loader as ${loader} } from ${JSON.stringify(relativeSpecifier(file, loaderModuleId(entry.file)))};`);
-    }
-    items.push(
-      `{ key: ${JSON.stringify(entry.id)}, loader: ${loader}, component: ${JSON.stringify(entry.component)}, conditional: ${entry.conditional ? 'true' : 'false'} }`,
-    );
-  }
+  const items = entries.map((entry) => {
+    const own = entry.file === file ? ', loader: loader' : '';
+    return `{ key: ${JSON.stringify(entry.id)}${own}, component: ${JSON.stringify(entry.component)}, conditional: ${entry.conditional ? 'true' : 'false'} }`;
+  });
   const batchOptions = {
     timeout: options.timeout,
     concurrency: options.concurrency,
@@ -158,6 +143,22 @@ export function batchCode(entries, { file, options = {}, order }) {
   };
   const statement = `;${START_NAME}(Astro, [${items.join(', ')}], ${JSON.stringify(batchOptions)}, ${RESULT});`;
   return { statement, imports };
+}
+
+/**
+ * The registration of a component's hoistable loader, run when its module is evaluated (after
+ * Astro's compiled module, where `loader` is a module-level binding: Astro hoists exports).
+ * @param {ComponentInfo} info
+ * @param {BatchOptions} options
+ * @returns {string[]} lines to append
+ */
+export function registrationCode(info, options = {}) {
+  // A loader nothing reads is never started early: no batch lists it.
+  if (!info.loader?.hoistable || info.loaderDataCalls.length === 0) return [];
+  return [
+    `import { __registerLoader as ${REGISTER_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`,
+    `${REGISTER_NAME}(${JSON.stringify(info.id)}, loader${options.dev ? ', true' : ''});`,
+  ];
 }
 
 /**
@@ -191,22 +192,8 @@ export function transformAstro({ source, file, root, info, entries = [], options
   /** @type {string[]} */
   const append = [];
 
-  const module = info.loader?.module;
-  if (module) {
-    // The loader and what it reads now live in the loader module; the component imports them back.
-    for (const span of module.statements) s.remove(span.start, span.end);
-    // The imports the moved code read stay read here: a TypeScript transform drops an import
-    // nothing reads, and Astro would then import that module later (through its metadata
-    // imports), after the component's styles: every later import index, and the CSS order
-    // Astro derives from them, would move.
-    const locals = [...new Set(module.imports.map((i) => i.local))];
-    if (locals.length > 0) s.appendLeft(module.statements[0].start, `void [${locals.join(', ')}];`);
-    const names = module.exports.map((name) => `${name} as ${name}`).join(', ');
-    append.push(`import { ${names} } from ${JSON.stringify(relativeSpecifier(file, loaderModuleId(file)))};`);
-    append.push(`export { ${module.exports.join(', ')} };`);
-  }
-
   const warnings = rewriteLoaderDataCalls(s, info, component, options);
+  append.push(...registrationCode(info, options));
 
   if (entries.length > 0) {
     const { statement, imports } = batchCode(entries, { file, options, order });
@@ -241,49 +228,4 @@ export function appendImports(code, id, append) {
   const s = new MagicString(code);
   s.append(append);
   return { code: s.toString(), map: s.generateMap({ hires: 'boundary', source: id, file: id }) };
-}
-
-/**
- * The loader module of a component: its import lines, then the moved statements in source order
- * (sliced from the source, so the map points into the `.astro` file).
- * @param {object} args
- * @param {string} args.source raw `.astro` source
- * @param {string} args.file absolute path of the component
- * @param {ComponentInfo} args.info
- * @param {Map<string, string>} [args.sources] import specifiers to replace: a component another
- *   loader reads the loader of (`ctx.load(user)`) is imported through its own loader module, not
- *   as a component
- * @returns {{ code: string, map: import('magic-string').SourceMap } | null} null: the component has no loader module
- */
-export function loaderModuleCode({ source, file, info, sources = new Map() }) {
-  const module = info.loader?.module;
-  if (!module || module.statements.length === 0) return null;
-  /** @type {Map<string, string[]>} source -> import clauses */
-  const bySource = new Map();
-  for (const item of module.imports) {
-    const from = sources.get(item.source) ?? item.source;
-    const list = bySource.get(from) ?? [];
-    if (item.imported === '*') list.push(`* as ${item.local}`);
-    else if (item.imported === 'default') list.push(`default as ${item.local}`);
-    else list.push(`${IDENTIFIER.test(item.imported) ? item.imported : JSON.stringify(item.imported)} as ${item.local}`);
-    bySource.set(from, list);
-  }
-  /** @type {string[]} */
-  const lines = [];
-  for (const [from, clauses] of bySource) {
-    // A namespace import cannot share a statement with named ones.
-    for (const clause of clauses.filter((c) => c.startsWith('* as '))) lines.push(`import ${clause} from ${JSON.stringify(from)};`);
-    const named = clauses.filter((c) => !c.startsWith('* as '));
-    if (named.length > 0) lines.push(`import { ${named.join(', ')} } from ${JSON.stringify(from)};`);
-  }
-  const s = new MagicString(source);
-  let at = 0;
-  module.statements.forEach((span, i) => {
-    const gap = i === 0 ? `${lines.join('\n')}\n` : '\n';
-    if (span.start > at) s.overwrite(at, span.start, gap);
-    else s.prependLeft(span.start, gap);
-    at = span.end;
-  });
-  if (at < source.length) s.overwrite(at, source.length, '\n');
-  return { code: s.toString(), map: s.generateMap({ hires: true, includeContent: true, source: file, file: loaderModuleId(file) }) };
 }

@@ -84,7 +84,8 @@ export interface AstroLike {
 export interface BatchEntry {
   /** Stable component id (blake3 of the root-relative path). */
   key: string;
-  loader: Loader<any> | undefined;
+  /** The component's own loader; other entries' loaders are found by key (`__registerLoader`). */
+  loader?: Loader<any>;
   /** Root-relative path of the component, e.g. `src/components/Card.astro`. */
   component: string;
   /** Reachable only through conditional usages: started only when `speculative`. */
@@ -165,3 +166,6 @@ export function __existingRenderState(astro: AstroLike, result?: object): Render
 
 /** @internal Called by generated code: starts a component tree's hoisted loaders in one batch. */
 export function __startBatch(astro: AstroLike, entries: BatchEntry[], options?: BatchOptions, result?: object): void;
+
+/** @internal Registers a component's hoistable loader by key (generated code, at module evaluation). */
+export function __registerLoader(key: string, loader: unknown, replace?: boolean): void;

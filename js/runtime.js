@@ -80,6 +80,17 @@ const scopes = processWide('scopes', () => new AsyncLocalStorage());
 /** @type {Set<(event: import('./runtime.js').LoaderSettledEvent) => void>} */
 const observers = processWide('observers', () => new Set());
 
+/**
+ * Every hoistable loader of the process, by component key: each component module registers its
+ * own when it is evaluated, which ESM does before any component that imports it renders. A batch
+ * finds its descendants' loaders here, so no component imports another's module (Astro orders
+ * CSS by import position, and every import edge costs its build). A key two different modules
+ * register in one process (two Astro apps with the same component path) is ambiguous: a batch
+ * leaves it to the component's own getLoaderData(), which has the right loader.
+ * @type {Map<string, { loader: LoaderFn, ambiguous: boolean }>}
+ */
+const registered = processWide('loaders', () => new Map());
+
 /** @type {WeakMap<AbortSignal, Set<RenderState>>} a client's signal -> the renders it ends */
 const watchedSignals = processWide('signals', () => new WeakMap());
 
@@ -305,17 +316,24 @@ function renderIdentity(astro, result) {
 export function __startBatch(astro, entries, options = {}, result = undefined) {
   const state = __renderState(astro, result);
   state.configure(options);
+  /** @type {(LoaderFn | undefined)[]} */
+  const loaders = entries.map((entry) => {
+    if (typeof entry.loader === 'function') return /** @type {LoaderFn} */ (entry.loader);
+    const known = registered.get(entry.key);
+    return known && !known.ambiguous ? known.loader : undefined;
+  });
   // Register every entry, started now or not, so `context.load(loader)` dedupes by key.
-  for (const entry of entries) {
-    if (typeof entry.loader === 'function' && !state.registry.has(entry.loader)) {
-      state.registry.set(entry.loader, { key: entry.key, component: entry.component });
-    }
-  }
+  entries.forEach((entry, i) => {
+    const loader = loaders[i];
+    if (loader && !state.registry.has(loader)) state.registry.set(loader, { key: entry.key, component: entry.component });
+  });
   const speculative = options.speculative === true;
-  const ordered = Array.isArray(options.order) ? startOrder(entries, options.order) : entries;
-  for (const entry of ordered) {
-    if (typeof entry.loader !== 'function' || (entry.conditional && !speculative)) continue;
-    const loader = /** @type {LoaderFn} */ (entry.loader);
+  const indexes = entries.map((_, i) => i);
+  const ordered = Array.isArray(options.order) ? startOrder(indexes, entries, options.order) : indexes;
+  for (const i of ordered) {
+    const entry = entries[i];
+    const loader = loaders[i];
+    if (!loader || (entry.conditional && !speculative)) continue;
     // Once per render: an earlier batch, reader or context.load() may have started it.
     if (lookup(state, entry.key, loader, entry.component)) continue;
     schedule(state, createRun(state, entry.key, loader, entry.component, astro));
@@ -367,15 +385,31 @@ export function defineLoader(loader) {
 }
 
 /**
- * Entries in start order: the keys of `order` first, in that order, then the rest in entry order.
+ * Entry indexes in start order: the keys of `order` first, in that order, then the rest in entry
+ * order.
+ * @param {number[]} indexes
  * @param {BatchEntry[]} entries
- * @param {string[] | undefined} order
+ * @param {string[]} order
  */
-function startOrder(entries, order) {
-  if (!Array.isArray(order)) return entries;
+function startOrder(indexes, entries, order) {
   const rank = new Map(order.map((key, index) => [key, index]));
+  const of = (/** @type {number} */ i) => rank.get(entries[i].key) ?? order.length;
   // Array#sort is stable, so unranked entries keep their relative order.
-  return [...entries].sort((a, b) => (rank.get(a.key) ?? order.length) - (rank.get(b.key) ?? order.length));
+  return [...indexes].sort((a, b) => of(a) - of(b));
+}
+
+/**
+ * Registers a component's hoistable loader under its key, for batches to find (generated code
+ * calls it when the component's module is evaluated).
+ * @param {string} key
+ * @param {unknown} loader
+ * @param {boolean} [replace] the dev server re-evaluates a changed module: its new loader wins
+ */
+export function __registerLoader(key, loader, replace = false) {
+  if (typeof key !== 'string' || typeof loader !== 'function') return;
+  const known = registered.get(key);
+  if (!known || replace) registered.set(key, { loader: /** @type {LoaderFn} */ (loader), ambiguous: false });
+  else if (known.loader !== loader) known.ambiguous = true;
 }
 
 /**

@@ -208,28 +208,28 @@ pub struct LoaderInfo {
     pub hoistable: bool,
     /// Why it cannot, when `hoistable` is false.
     pub reason: Option<String>,
-    /// The module the loader moves into (present exactly when `hoistable`).
+    /// What a run at request start depends on (present exactly when `hoistable`).
     pub module: Option<LoaderModuleInfo>,
 }
 
-/// One name a loader module imports.
+/// One imported name a hoistable loader reads.
 #[napi(object)]
 pub struct ModuleImport {
     /// The specifier as the component writes it.
     pub source: String,
     /// `default`, `*` (namespace) or an export name.
     pub imported: String,
-    /// The local name the moved code uses.
+    /// The local name the loader's code uses.
     pub local: String,
 }
 
-/// A loader moved into a module of its own: the loader and the exported declarations it reads,
-/// plus the imports they read. A page imports the loader from this module instead of the
-/// component, and the component imports it back, so both share one module instance.
+/// A hoistable loader's module-level closure: its statement and the exported declarations it
+/// reads, transitively, plus the imports they read. All of it is module state that exists before
+/// the component renders, so the loader can run at request start.
 #[napi(object)]
 pub struct LoaderModuleInfo {
     pub imports: Vec<ModuleImport>,
-    /// The statements moved out of the component, in source order.
+    /// The statements, in source order.
     pub statements: Vec<Span>,
     /// The names they export (`loader` among them).
     pub exports: Vec<String>,

@@ -1,6 +1,6 @@
 // Unit tests of the code generation (js/codegen.js) on analyses made by the native core: the
-// frontmatter edits, the batch statement and its placement after guards, the imports appended
-// after Astro's compile, the loader module, hostile file names, source maps.
+// frontmatter edits, the batch statement and its placement after guards, what is appended after
+// Astro's compile (runtime imports, the loader's registration), hostile file names, source maps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -11,8 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { SourceMap } from 'node:module';
 import ts from 'typescript';
 import { analyzeComponentSync } from '../../index.js';
-import { appendImports, batchCode, batchOffset, loaderBinding, loaderModuleCode, RUNTIME_SPECIFIER, transformAstro } from '../../js/codegen.js';
-import { relativeSpecifier } from '../../js/paths.js';
+import { appendImports, batchCode, batchOffset, loaderBinding, RUNTIME_SPECIFIER, transformAstro } from '../../js/codegen.js';
 
 const ROOT = '/proj';
 const PAGE = '/proj/src/pages/index.astro';
@@ -29,13 +28,6 @@ const entry = (file, conditional = false) => ({
   conditional,
 });
 
-test('relativeSpecifier is posix, relative to the importer directory, and always starts with ./', () => {
-  assert.equal(relativeSpecifier(PAGE, '/proj/src/components/Child.astro'), './../components/Child.astro');
-  assert.equal(relativeSpecifier(PAGE, '/proj/src/pages/Local.astro'), './Local.astro');
-  assert.equal(relativeSpecifier(PAGE, '/proj/src/pages/blog/Deep.astro'), './blog/Deep.astro');
-  assert.equal(relativeSpecifier(PAGE, '/proj/node_modules/kit/Card.astro'), './../../node_modules/kit/Card.astro');
-});
-
 test('loaderBinding: the stable id, the loader binding and the render ($$result), never import.meta.url', () => {
   const info = analyze('---\nexport const loader = async () => 1;\n---\n');
   assert.equal(
@@ -46,7 +38,7 @@ test('loaderBinding: the stable id, the loader binding and the render ($$result)
   assert.doesNotMatch(loaderBinding(info, 'x'), /import\.meta/);
 });
 
-test('a component: its loader moves out, getLoaderData() is bound, the names come back after compile', () => {
+test('a component: its loader stays, getLoaderData() is bound, the loader registers after compile', () => {
   const source = [
     '---',
     "import { getLoaderData } from 'astro-hoist/runtime';",
@@ -61,14 +53,18 @@ test('a component: its loader moves out, getLoaderData() is bound, the names com
   const info = analyze(source, CARD);
   const result = transformAstro({ source, file: CARD, root: ROOT, info });
   assert.ok(result);
-  assert.doesNotMatch(result.code, /export const (LIMIT|loader)/, 'moved statements are gone');
+  assert.match(result.code, /export const LIMIT = 3;\nexport const loader = async \(\{ params \}\) => db\.list/, 'the loader is where the user wrote it');
   assert.match(result.code, /getLoaderData<typeof loader>\(\{ astro: Astro, result: typeof \$\$result/);
-  assert.match(result.code, /import \{ db \} from '\.\.\/lib\/db';/, 'the component keeps its own imports');
   assert.equal(
     result.append,
-    '\nimport { LIMIT as LIMIT, loader as loader } from "./Card.astro.hoist-loader.ts";\nexport { LIMIT, loader };\n',
+    `\nimport { __registerLoader as $$hoistRegister } from "astro-hoist/runtime";\n$$hoistRegister(${JSON.stringify(info.id)}, loader);\n`,
   );
   assert.doesNotMatch(result.code, /__startBatch/, 'nothing else in its tree: no batch');
+  // In dev a changed module registers again, replacing its old loader.
+  assert.match(transformAstro({ source, file: CARD, root: ROOT, info, options: { dev: true } })?.append ?? '', /, loader, true\);/);
+  // A loader nothing reads is never listed in a batch: nothing to register.
+  const unread = source.replace('const posts = await getLoaderData<typeof loader>();', 'const posts = [];');
+  assert.equal(transformAstro({ source: unread, file: CARD, root: ROOT, info: analyze(unread, CARD) }), null);
 });
 
 test('a batch starts at the frontmatter start, or after the last guard; its imports are appended', () => {
@@ -78,16 +74,8 @@ test('a batch starts at the frontmatter start, or after the last guard; its impo
   assert.ok(a);
   assert.ok(a.code.startsWith('---\n\n;$$hoistStart(Astro, [{ key: '), a.code.slice(0, 40));
   assert.match(a.code, /conditional: true \}\], \{"timeout":500\}, typeof \$\$result === "undefined" \? undefined : \$\$result\);\nimport Card/);
-  assert.equal(
-    a.append,
-    [
-      '',
-      'import { __startBatch as $$hoistStart } from "astro-hoist/runtime";',
-      'import { loader as $$hoistLoader0 } from "./../components/Card.astro.hoist-loader.ts";',
-      'import { loader as $$hoistLoader1 } from "./../components/Maybe.astro.hoist-loader.ts";',
-      '',
-    ].join('\n'),
-  );
+  assert.equal(a.append, '\nimport { __startBatch as $$hoistStart } from "astro-hoist/runtime";\n', 'no component imports another: loaders are found by key');
+  assert.match(a.code, /\{ key: "[0-9a-f]{16}", component: "src\/components\/Card\.astro", conditional: false \}/);
 
   const guarded = [
     '---',
@@ -126,50 +114,12 @@ test('nothing to do -> null', () => {
 
 test('appendImports adds after everything Astro compiled, so no existing import moves', () => {
   const compiled = 'import a from "./a.js";\nimport "./Page.astro?astro&type=style&index=0&lang.css";\nexport default 1;\n';
-  const out = appendImports(compiled, PAGE, '\nimport { loader as $$hoistLoader0 } from "./x.hoist-loader.ts";\n');
+  const out = appendImports(compiled, PAGE, '\nimport { __startBatch as $$hoistStart } from "astro-hoist/runtime";\n');
   assert.ok(out.code.startsWith(compiled));
-  assert.ok(out.code.endsWith('from "./x.hoist-loader.ts";\n'));
+  assert.ok(out.code.endsWith('from "astro-hoist/runtime";\n'));
 });
 
-test('loaderModuleCode: only the loader, the exports it reads and the names it imports, in order', () => {
-  const source = [
-    '---',
-    "import Layout, { db, type Post } from '../lib/mixed';",
-    "import * as api from '../lib/api';",
-    "import { getLoaderData, defineLoader } from 'astro-hoist/runtime';",
-    "import '../styles/global.css';",
-    'export const LIMIT = 10',
-    'export const cache = new Map()',
-    'export const loader = defineLoader(async ({ params }): Promise<Post[]> => cache.get(params.tag) ?? api.list(db, params.tag, LIMIT))',
-    "export const title = 'not read by the loader';",
-    'const posts = await getLoaderData<typeof loader>();',
-    '---',
-    '<Layout title={title}>{posts.length}</Layout>',
-  ].join('\n');
-  const info = analyze(source, CARD);
-  const out = loaderModuleCode({ source, file: CARD, info });
-  assert.ok(out);
-  assert.equal(
-    out.code,
-    [
-      'import { db as db } from "../lib/mixed";',
-      'import * as api from "../lib/api";',
-      'import { defineLoader as defineLoader } from "astro-hoist/runtime";',
-      'export const LIMIT = 10',
-      'export const cache = new Map()',
-      'export const loader = defineLoader(async ({ params }): Promise<Post[]> => cache.get(params.tag) ?? api.list(db, params.tag, LIMIT))',
-      '',
-    ].join('\n'),
-  );
-  // Statements without semicolons stay apart; the TypeScript is valid once stripped.
-  const js = ts.transpileModule(out.code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-  assert.match(js, /export const LIMIT = 10;/);
-  assert.doesNotMatch(js, /Layout|title|global\.css|getLoaderData/);
-  assert.deepEqual(out.map.sources, ['Card.astro']);
-  assert.equal(loaderModuleCode({ source: '---\n---\n', file: CARD, info: analyze('---\n---\n', CARD) }), null);
-});
-
-test('a loader that cannot move stays in place (not hoistable), with the reason', () => {
+test('a loader that is not hoistable stays, unregistered, with the reason', () => {
   const source = "---\nimport { getLoaderData } from 'astro-hoist/runtime';\nexport let n = 0;\nexport const loader = async () => n;\nn++;\nconst d = await getLoaderData();\n---\n";
   const info = analyze(source, CARD);
   assert.equal(info.loader?.hoistable, false);
@@ -220,19 +170,14 @@ test('generated batch is valid JS for hostile file names (node --check)', () => 
   }
 });
 
-test('generated batch imports exactly the right loader modules for hostile file names (executed)', async () => {
+test('generated batch passes the right keys and names for hostile file names (executed)', async () => {
   const { root, page, entries } = hostileProject(HOSTILE_DIRS);
   try {
-    // Node cannot import `.ts`: the test serves each loader module as `.mjs` at the same place.
-    for (const [i, e] of entries.entries()) {
-      fs.mkdirSync(path.dirname(e.file), { recursive: true });
-      fs.writeFileSync(`${e.file}.hoist-loader.mjs`, `export const loader = () => ${JSON.stringify(`loader ${i}`)};\n`);
-    }
     const runtime = path.join(root, 'runtime.mjs');
     fs.writeFileSync(runtime, 'export function __startBatch(astro, entries, options, result) { globalThis.__hoistCaptured = { astro, entries, options, result }; }\n');
     const { statement, imports } = batchCode(entries, { file: page, options: { speculative: true } });
     const code = [
-      ...imports.map((line) => line.replace(JSON.stringify(RUNTIME_SPECIFIER), JSON.stringify(pathToFileURL(runtime).href)).replace('.hoist-loader.ts"', '.hoist-loader.mjs"')),
+      ...imports.map((line) => line.replace(JSON.stringify(RUNTIME_SPECIFIER), JSON.stringify(pathToFileURL(runtime).href))),
       "const Astro = { request: 'fake' };",
       'const $$result = { render: 1 };',
       statement,
@@ -246,7 +191,7 @@ test('generated batch imports exactly the right loader modules for hostile file 
     assert.deepEqual(captured.options, { speculative: true });
     assert.equal(captured.entries.length, entries.length);
     for (const [i, e] of captured.entries.entries()) {
-      assert.equal(e.loader(), `loader ${i}`, `entry ${i} imports its own loader module`);
+      assert.equal(e.loader, undefined, 'found by key at run time');
       assert.equal(e.key, entries[i].id);
       assert.equal(e.component, entries[i].component);
       assert.equal(e.conditional, entries[i].conditional);

@@ -326,13 +326,12 @@ test('disk cache: a forged entry (an import the source does not have) changes no
   const generate = () => {
     const script = `import { readFileSync } from 'node:fs';
 import { scanProject, analyzeComponent } from ${JSON.stringify(path.join(repo, 'index.js'))};
-import { loaderModuleCode, transformAstro } from ${JSON.stringify(path.join(repo, 'js/codegen.js'))};
+import { transformAstro } from ${JSON.stringify(path.join(repo, 'js/codegen.js'))};
 const graph = await scanProject(${JSON.stringify(root)}, { diskCache: true, cacheDir: ${JSON.stringify(cacheDir)} });
 const source = readFileSync(${JSON.stringify(page)}, 'utf8');
 const info = await analyzeComponent(source, ${JSON.stringify(page)}, { root: ${JSON.stringify(root)} });
 const out = transformAstro({ source, file: ${JSON.stringify(page)}, root: ${JSON.stringify(root)}, info });
-const module = loaderModuleCode({ source, file: ${JSON.stringify(page)}, info });
-process.stdout.write(JSON.stringify({ cache: graph.cache, code: out.code + out.append + module.code }));`;
+process.stdout.write(JSON.stringify({ cache: graph.cache, code: out.code + out.append }));`;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     assert.equal(child.status, 0, child.stderr);
     return JSON.parse(child.stdout);

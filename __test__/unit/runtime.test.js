@@ -2,7 +2,7 @@
 // `Astro` is simulated as a plain object; the middleware is called with a fake `next`.
 import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { __existingRenderState, __renderState, __startBatch, defineLoader, getLoaderData } from '../../js/runtime.js';
+import { __existingRenderState, __registerLoader, __renderState, __startBatch, defineLoader, getLoaderData } from '../../js/runtime.js';
 import { onRequest, opaqueServerTimingHeader, serverTimingHeader } from '../../js/middleware.js';
 
 // Any rejection nobody handled fails the last test of this file (and node:test's own check).
@@ -125,6 +125,47 @@ describe('conditional and speculative loaders', () => {
     assert.equal(spec.signal.aborted, true);
     assert.equal(spec.signal.reason.name, 'AbortError');
     assert.doesNotMatch(response.headers.get('server-timing') ?? '', /Spec/, 'unsettled work is not listed');
+  });
+});
+
+describe('loaders found by key (each component registers its own)', () => {
+  it('a batch starts a registered loader it names by key only, and the component reads that run', async () => {
+    const astro = fakeAstro();
+    const child = counting('child data', 5);
+    __registerLoader('registry-child', child);
+    __startBatch(astro, [{ key: 'registry-child', component: component('registry-child'), conditional: false }]);
+    assert.equal(child.calls, 1, 'started by the batch, before the child renders');
+    assert.equal(await getLoaderData(bind(astro, 'registry-child', child)), 'child data');
+    assert.equal(child.calls, 1);
+    endRequest(astro);
+  });
+
+  it('an unknown key starts nothing; the component starts its own at render', async () => {
+    const astro = fakeAstro();
+    const late = counting('late');
+    __startBatch(astro, [{ key: 'registry-never', component: component('registry-never'), conditional: false }]);
+    assert.equal(late.calls, 0);
+    assert.equal(await getLoaderData(bind(astro, 'registry-never', late)), 'late');
+    endRequest(astro);
+  });
+
+  it('a key two modules register (two apps with one component path) is left to each component; dev replaces', async () => {
+    const a = counting('app a');
+    const b = counting('app b');
+    __registerLoader('registry-shared', a);
+    __registerLoader('registry-shared', a); // the same module again: still known
+    __registerLoader('registry-shared', b);
+    const astro = fakeAstro();
+    __startBatch(astro, [{ key: 'registry-shared', component: component('registry-shared'), conditional: false }]);
+    assert.equal(a.calls + b.calls, 0, 'ambiguous: the batch does not guess');
+    assert.equal(await getLoaderData(bind(astro, 'registry-shared', b)), 'app b', 'each component reads its own loader');
+    endRequest(astro);
+    const edited = counting('edited');
+    __registerLoader('registry-shared', edited, true);
+    const next = fakeAstro();
+    __startBatch(next, [{ key: 'registry-shared', component: component('registry-shared'), conditional: false }]);
+    assert.equal(edited.calls, 1, 'a dev re-evaluation replaces the old loader');
+    endRequest(next);
   });
 });
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { hoistVitePlugin } from '../../js/vite-plugin/index.js';
 import { DependencyMap } from '../../js/vite-plugin/hmr.js';
 import { reportDiagnostics, Said } from '../../js/vite-plugin/log.js';
-import { isAstroComponentId, isPage } from '../../js/paths.js';
+import { isAstroComponentId } from '../../js/paths.js';
 
 const component = (body = 'export const loader = async () => 1;', template = '<p/>') =>
   `---\nimport { getLoaderData } from 'astro-hoist/runtime';\n${body}\nconst data = await getLoaderData();\n---\n${template}\n`;
@@ -104,8 +104,8 @@ test('plugin shape: a pre-ordered transform of raw sources, a normal one after A
   assert.equal(plugin.name, 'astro-hoist:transform');
   assert.equal(plugin.transform.order, 'pre');
   assert.ok(plugin.transform.filter.id.test('/r/src/pages/index.astro'));
-  assert.equal(plugin.resolveId.order, 'pre');
-  assert.equal(typeof plugin.load, 'function');
+  assert.equal(/** @type {any} */ (plugin).resolveId, undefined, 'no module of its own');
+  assert.equal(/** @type {any} */ (plugin).load, undefined);
   assert.equal(typeof plugin.hotUpdate, 'function');
   assert.equal(typeof plugin.handleHotUpdate, 'function');
   assert.equal(imports.name, 'astro-hoist:imports');
@@ -141,16 +141,7 @@ test('skips ids with queries, virtual ids and non-.astro ids without analyzing',
   assert.equal(isAstroComponentId('/r/node_modules/astro/components/Code.astro'), true);
 });
 
-test('isPage: .astro under <srcDir>/pages/, not _-prefixed', () => {
-  assert.equal(isPage('/r/src/pages/index.astro', '/r/src'), true);
-  assert.equal(isPage('/r/src/pages/blog/[slug].astro', '/r/src/'), true);
-  assert.equal(isPage('/r/src/pages/_partial.astro', '/r/src'), false);
-  assert.equal(isPage('/r/src/pages/_lib/x.astro', '/r/src'), false);
-  assert.equal(isPage('/r/src/components/pages/x.astro', '/r/src'), false);
-  assert.equal(isPage('/r/src/pagesx/x.astro', '/r/src'), false);
-});
-
-test('component: its loader moves out and comes back after compile; getLoaderData() bound; node_modules components too', async () => {
+test('component: its loader stays and registers after compile; getLoaderData() bound; node_modules components too', async () => {
   const { transform, plugin, imports, p } = setup({
     'src/components/Card.astro': component(),
     'node_modules/kit/Thing.astro': component(),
@@ -159,24 +150,19 @@ test('component: its loader moves out and comes back after compile; getLoaderDat
   for (const rel of ['src/components/Card.astro', 'node_modules/kit/Thing.astro']) {
     const { result, ctx } = await transform(rel);
     assert.ok(result, rel);
-    assert.doesNotMatch(result.code, /export const loader/);
-    assert.match(result.code, new RegExp(`getLoaderData\\(\\{ astro: Astro, result: typeof \\$\\$result === "undefined" \\? undefined : \\$\\$result, key: "[0-9a-f]{16}", loader: loader, component: "${rel}", options: \\{"timeout":100\\} \\}\\)`), 'the integration\'s options bound: a render without a batch still times out');
+    assert.match(result.code, /export const loader = async \(\) => 1;/);
+    assert.match(result.code, new RegExp(`getLoaderData\\(\\{ astro: Astro, result: typeof \\$\\$result === "undefined" \\? undefined : \\$\\$result, key: "([0-9a-f]{16})", loader: loader, component: "${rel}", options: \\{"timeout":100\\} \\}\\)`), 'the integration\'s options bound: a render without a batch still times out');
+    const key = /key: "([0-9a-f]{16})"/.exec(result.code)?.[1];
     assert.doesNotMatch(result.code, /__startBatch/);
     assert.ok(result.map.mappings.length > 0);
     assert.deepEqual(ctx.watched, []);
     const compiled = 'export default function $$Card() {}\n';
     const appended = imports.transform.handler.call(fakeContext(p('')), compiled, p(rel));
     assert.ok(appended);
-    assert.equal(appended.code, `${compiled}\nimport { loader as loader } from "./${path.basename(rel)}.hoist-loader.ts";\nexport { loader };\n`);
-    // The loader module resolves next to the component and holds its loader.
-    const moduleId = /** @type {string} */ (plugin.resolveId.handler(`./${path.basename(rel)}.hoist-loader.ts`, p(rel)));
-    assert.equal(moduleId, `${p(rel)}.hoist-loader.ts`);
-    const loaded = await plugin.load.call(fakeContext(p('')), moduleId);
-    assert.match(typeof loaded === 'string' ? loaded : loaded.code, /^\nexport const loader = async \(\) => 1;\n$/);
-    assert.deepEqual(plugin.api.deps.modulesReading(p(rel)), [moduleId]);
+    assert.equal(appended.code, `${compiled}\nimport { __registerLoader as $$hoistRegister } from "astro-hoist/runtime";\n$$hoistRegister("${key}", loader);\n`);
   }
   assert.equal((await transform('src/components/Plain.astro')).result, null);
-  assert.equal(plugin.resolveId.handler('./x.ts', p('src/a.astro')), null);
+  assert.equal(plugin.resolveId, undefined, 'no module of its own to resolve');
 });
 
 test('page: batch of every descendant loader (slots, layouts, aliases), files watched, reverse map set', async () => {
@@ -188,8 +174,7 @@ test('page: batch of every descendant loader (slots, layouts, aliases), files wa
   assert.match(result.code, /\], \{"timeout":100\}, typeof \$\$result === "undefined" \? undefined : \$\$result\);\nimport Layout/);
   const appended = imports.transform.handler.call(fakeContext(p('')), '/* compiled */', p('src/pages/index.astro'))?.code ?? '';
   assert.match(appended, /^\/\* compiled \*\/\nimport \{ __startBatch as \$\$hoistStart \} from "astro-hoist\/runtime";\n/);
-  assert.match(appended, /import \{ loader as \$\$hoistLoader0 \} from "\.\/\.\.\/components\/Nav\.astro\.hoist-loader\.ts";/);
-  assert.match(appended, /import \{ loader as \$\$hoistLoader1 \} from "\.\/\.\.\/components\/Card\.astro\.hoist-loader\.ts";/);
+  assert.doesNotMatch(appended, /import .* from "\.\//, 'the page imports no component of its tree: their loaders are found by key');
   assert.doesNotMatch(result.code + appended, new RegExp(p('').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no absolute paths');
   assert.deepEqual(
     [...ctx.watched].sort(),
@@ -206,7 +191,7 @@ test('a layout whose tree has loaders starts its own batch too (an MDX page, an 
   const { transform } = setup(PAGE_FILES);
   const { result } = await transform('src/layouts/Layout.astro');
   assert.ok(result);
-  assert.match(result.code, /\$\$hoistStart\(Astro, \[\{ key: "[0-9a-f]{16}", loader: \$\$hoistLoader0, component: "src\/components\/Nav\.astro"/);
+  assert.match(result.code, /\$\$hoistStart\(Astro, \[\{ key: "[0-9a-f]{16}", component: "src\/components\/Nav\.astro"/);
 });
 
 test('a file astro-hoist cannot analyze passes through unchanged unless it uses loaders', async () => {
@@ -539,19 +524,17 @@ test('barrels, namespace, slots, conditional; page keys equal the children\'s ow
   };
   const pageId = path.join(root, 'src/pages/index.astro');
   const page = (await run('src/pages/index.astro')).code;
-  assert.match(imports.transform.handler.call(ctx, '', pageId)?.code ?? '', /Deep\.astro\.hoist-loader\.ts/);
-  const entries = [...page.matchAll(/\{ key: "([0-9a-f]{16})", loader: \$\$hoistLoader\d, component: "([^"]+)", conditional: (true|false) \}/g)].map(
-    (m) => [m[2], m[1], m[3]],
-  );
+  assert.doesNotMatch(imports.transform.handler.call(ctx, '', pageId)?.code ?? '', /Deep\.astro/);
+  const entries = [...page.matchAll(/\{ key: "([0-9a-f]{16})", component: "([^"]+)", conditional: (true|false) \}/g)].map((m) => [m[2], m[1], m[3]]);
   assert.deepEqual(
     entries.map(([c, , cond]) => `${c} ${cond}`),
     ['src/components/Nav.astro false', 'src/components/Card.astro false', 'src/components/Deep.astro true'],
   );
   for (const [rel, key] of entries) {
+    const id = path.join(root, rel);
     const own = (await run(rel)).code;
     assert.ok(own.includes(`key: "${key}", loader: loader, component: "${rel}"`), rel);
-    const module = await plugin.load.call(ctx, path.join(root, `${rel}.hoist-loader.ts`));
-    assert.equal(module.code, `import { db as db } from "../lib/db.js";\nexport const loader = async ({ signal }) => db('${rel.slice(15, -6)}', signal);\n`);
+    assert.ok((imports.transform.handler.call(ctx, '', id)?.code ?? '').includes(`$$hoistRegister("${key}", loader);`), `${rel} registers its loader under the key the page's batch uses`);
   }
   assert.deepEqual(
     [...plugin.api.deps.dependencies.get(path.join(root, 'src/pages/index.astro')) ?? []].map((f) => path.relative(root, f)).sort(),

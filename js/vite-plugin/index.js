@@ -1,20 +1,19 @@
 // The Vite plugins of astro-hoist:
 // - `astro-hoist:transform` keeps one native `Project` (core/graph.rs): every `.astro` source
 //   Vite transforms is analyzed into it, its tree is walked with Vite's own resolver and module
-//   loading (walk.js), and the core's plan for that component decides its batch; the component's
-//   hoistable loader moves into its loader module (resolved and loaded here), getLoaderData()
+//   loading (walk.js), and the core's plan for that component decides its batch; getLoaderData()
 //   calls are bound. It keeps dev output fresh when a file a module's output was computed from
-//   changes, and can write the report of every route (`report`).
-// - `astro-hoist:imports` appends the imports those edits need to Astro's compiled module, after
-//   every import Astro wrote, so no existing import moves (Astro orders CSS by import position).
+//   changes, and writes the report of every route at the end of a build (`onReport`).
+// - `astro-hoist:imports` appends what those edits need to Astro's compiled module (the runtime
+//   imports, the registration of the component's loader), after every import Astro wrote, so no
+//   existing import moves (Astro orders CSS by import position).
 //
 // Do no harm: a file whose analysis fails and that uses no loader passes through unchanged (a
-// debug note); the client environment is never touched.
+// debug note); the client environment is never touched; no module imports another it did not.
 
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { appendImports, loaderModuleCode, transformAstro } from '../codegen.js';
-import { componentOfLoaderModule, isAstroComponentId, LOADER_MODULE_SUFFIX, loaderModuleId, relativeSpecifier, slash, toComponentPath } from '../paths.js';
+import { appendImports, transformAstro } from '../codegen.js';
+import { isAstroComponentId, slash, toComponentPath } from '../paths.js';
 import { DependencyMap, invalidateModules } from './hmr.js';
 import { logError, reportDiagnostics, reportNotes, reportWarnings, Said, toLog } from './log.js';
 import { settle } from './walk.js';
@@ -195,9 +194,6 @@ export function hoistVitePlugin(config) {
   const project = () => (projectPromise ??= Promise.resolve((config.createProject ?? nativeProject)(root)));
   /** @type {Route[] | null} */
   let routes = null;
-  /** The source each component was last analyzed from (its loader module is cut from it). */
-  /** @type {Map<string, string>} */
-  const sources = new Map();
   const deps = new DependencyMap();
   const said = new Said();
   /** Components whose walk met a missing/unresolvable file: a newly created file may fix them. */
@@ -225,16 +221,6 @@ export function hoistVitePlugin(config) {
   let reported = false;
 
   /**
-   * The component's analysis for the source it was last seen with (read from disk if never).
-   * @param {string} file
-   */
-  const current = async (file) => {
-    const source = sources.get(file) ?? (await readFile(file, 'utf8'));
-    sources.set(file, source);
-    return { source, info: await (await project()).update(file, source) };
-  };
-
-  /**
    * The modules whose output read `file`, for one change of it (computed once per change).
    * @param {string} file
    * @param {'create' | 'update' | 'delete'} type
@@ -245,7 +231,6 @@ export function hoistVitePlugin(config) {
     const key = `${type}\0${timestamp}\0${file}`;
     const known = recentChanges.get(key);
     if (known) return known;
-    sources.delete(file);
     said.forget(file);
     void project().then((p) => p.forget(file));
     const modules = new Set(type === 'delete' ? deps.deleteFile(file) : deps.modulesReading(file));
@@ -280,32 +265,6 @@ export function hoistVitePlugin(config) {
     return p;
   };
 
-  /**
-   * For a loader module: the `.astro` files its loader imports names from (`import { loader as
-   * user } from './User.astro'` for `ctx.load(user)`), mapped to their own loader modules when
-   * those export every name read, so the loader module never imports a component.
-   * @param {TransformContext} ctx
-   * @param {string} component
-   * @param {ComponentInfo} info
-   * @returns {Promise<Map<string, string>>}
-   */
-  const componentImports = async (ctx, component, info) => {
-    /** @type {Map<string, string>} */
-    const out = new Map();
-    const imports = info.loader?.module?.imports ?? [];
-    for (const source of new Set(imports.map((i) => i.source))) {
-      const resolved = await ctx.resolve(source, component).catch(() => null);
-      const target = resolved && !resolved.external ? resolved.id.split('?')[0] : null;
-      if (!target || !isAstroComponentId(target)) continue;
-      const names = imports.filter((i) => i.source === source).map((i) => i.imported);
-      const exported = (await current(target).catch(() => null))?.info.loader?.module?.exports ?? [];
-      if (names.every((name) => name === '*' || exported.includes(name))) {
-        out.set(source, relativeSpecifier(component, loaderModuleId(target)));
-      }
-    }
-    return out;
-  };
-
   const transform = {
     name: 'astro-hoist:transform',
 
@@ -317,53 +276,6 @@ export function hoistVitePlugin(config) {
     /** @param {HmrContext['server']} devServer */
     configureServer(devServer) {
       server = devServer;
-    },
-
-    resolveId: {
-      // 'pre': no file exists at a loader module's path, so Vite's own resolver must not try it first.
-      order: /** @type {const} */ ('pre'),
-      /**
-       * @param {string} source
-       * @param {string | undefined} importer
-       */
-      handler(source, importer) {
-        if (!source.endsWith(LOADER_MODULE_SUFFIX)) return null;
-        let id = null;
-        if (path.isAbsolute(source)) id = source;
-        else if (importer && (source.startsWith('./') || source.startsWith('../'))) {
-          id = slash(path.resolve(path.dirname(importer.split('?')[0]), source));
-        }
-        return id && componentOfLoaderModule(id) ? id : null;
-      },
-    },
-
-    /**
-     * A component's loader module, cut from the source its analysis was made from.
-     * @this {TransformContext}
-     * @param {string} id
-     */
-    async load(id) {
-      const component = componentOfLoaderModule(id);
-      if (!component) return null;
-      this.addWatchFile(component);
-      deps.set(id, [component]);
-      /** @type {{ source: string, info: ComponentInfo }} */
-      let found;
-      try {
-        found = await current(component);
-      } catch (error) {
-        return this.error(logError(toLog(error, component)));
-      }
-      const out = loaderModuleCode({
-        source: found.source,
-        file: component,
-        info: found.info,
-        sources: await componentImports(this, component, found.info),
-      });
-      if (out) return out;
-      // The component changed since its importer was transformed (dev): an empty loader, which
-      // the runtime skips; the importer is transformed again for the change.
-      return 'export const loader = undefined;\n';
     },
 
     transform: {
@@ -388,7 +300,6 @@ export function hoistVitePlugin(config) {
         /** @type {ComponentInfo} */
         let info;
         try {
-          sources.set(file, code);
           info = await p.update(file, code);
         } catch (error) {
           if (!mentionsLoaders(code)) return passThrough(file, error instanceof Error ? error.message : String(error));
@@ -475,7 +386,6 @@ export function hoistVitePlugin(config) {
      */
     watchChange(id, change) {
       const file = slash(id);
-      sources.delete(file);
       said.forget(file);
       void project().then((p) => p.forget(file));
       if (change.event !== 'delete' || server?.environments) return;

@@ -1,26 +1,17 @@
-//! The loader module: a component's `loader` and exactly what it reads, moved out of the
-//! component into a module of its own.
+//! A loader's module-level closure: its `loader` statement and exactly what it reads — every
+//! exported declaration, transitively (`export const LIMIT = 10`, `export function query()`), and
+//! the imports those read. Astro evaluates all of it with the component's module, before the
+//! component renders, which is what lets the loader run at request start.
 //!
-//! A page that hoists a child's loader imports it from this module, never from the child's
-//! `.astro` file: importing the component would put its styles, template and imports into the
-//! page's module graph earlier than Astro puts them, which changes which global CSS rule wins and
-//! how chunks are cut. The component itself imports its loader back from the same module, so the
-//! hoisted loader and the component's own share one module instance and its state.
-//!
-//! What moves: the statement declaring `loader`, and every exported declaration it reads,
-//! transitively (`export const LIMIT = 10`, `export function query()`), in source order. What is
-//! copied: the imports those statements read (only the names they read, so no component import
-//! is dragged along). The component keeps everything else and binds the moved names to the
-//! module's exports.
-//!
-//! A loader is only extracted when that changes nothing it means; otherwise it stays in place
-//! (and is not hoisted) with the reason why:
+//! A loader is hoistable only when running it then means what running it at render means;
+//! otherwise it stays a render-time loader with the reason why:
 //! - everything it reads is an import, an export or a global (a hoistable loader);
-//! - the moved bindings are declared by `export` statements (not exported through a list) and
-//!   never assigned anywhere else in the frontmatter;
-//! - no moved binding is one Astro reads off the frontmatter itself (`prerender`, `partial`,
-//!   `getStaticPaths`);
-//! - no `getLoaderData()` call sits inside a moved statement.
+//! - the bindings it reads are declared by `export` statements (not exported through a list,
+//!   whose binding is the render's) and never assigned anywhere else in the frontmatter (the
+//!   render would see another value than the request start);
+//! - no binding it reads is one Astro reads off the frontmatter itself (`prerender`, `partial`,
+//!   `getStaticPaths`), which the loader has no business with;
+//! - no `getLoaderData()` call sits inside those statements.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -36,7 +27,7 @@ use crate::scope::{binding_ids, BindingKind, Resolved};
 /// Exports Astro reads from the frontmatter itself: they must stay where Astro looks for them.
 const ASTRO_EXPORTS: &[&str] = &["prerender", "partial", "getStaticPaths"];
 
-/// One name the loader module imports.
+/// One imported name the loader reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModuleImport {
@@ -44,24 +35,23 @@ pub struct ModuleImport {
     pub source: String,
     /// `default`, `*` (namespace) or an export name.
     pub imported: String,
-    /// The local name the moved code uses.
+    /// The local name the loader's code uses.
     pub local: String,
 }
 
-/// The loader module of a component.
+/// A loader's module-level closure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoaderModule {
-    /// What it imports, in the component's import order.
+    /// The imported names it reads, in the component's import order.
     pub imports: Vec<ModuleImport>,
-    /// The statements it takes from the component, in source order (whole statements,
-    /// `export` keyword included).
+    /// Its statements, in source order (whole statements, `export` keyword included).
     pub statements: Vec<Span>,
-    /// The names those statements export (`loader` among them): the component imports them back.
+    /// The names those statements export (`loader` among them).
     pub exports: Vec<String>,
 }
 
-/// The loader module for the loader bound to `loader_id`, or why there is none.
+/// The module-level closure of the loader bound to `loader_id`, or why it is not hoistable.
 pub(crate) fn loader_module(
     index: &LineIndex<'_>,
     r: &Resolved<'_>,
@@ -167,7 +157,7 @@ pub(crate) fn loader_module(
         .iter()
         .any(|&(lo, hi)| spans.iter().any(|&(a, b)| lo >= a && hi <= b))
     {
-        return Err("a moved declaration calls getLoaderData()".into());
+        return Err("a declaration it reads calls getLoaderData()".into());
     }
 
     let mut module_imports: Vec<(usize, ModuleImport)> = imports

@@ -399,13 +399,17 @@ impl Project {
     /// again (none: the walk is complete). A route's Markdown entry walks from its layout.
     pub fn walk(&self, roots: &[String]) -> Vec<Request> {
         let mut seen: HashSet<String> = HashSet::new();
+        // Every module this walk read: the questions it opened are theirs. Other walks (a bundler
+        // transforms many components at once) answer their own.
+        let mut involved: HashSet<String> = HashSet::new();
         let mut stack: Vec<String> = roots.to_vec();
-        let mut opened: Vec<Request> = Vec::new();
         while let Some(id) = stack.pop() {
             if !seen.insert(id.clone()) {
                 continue;
             }
+            involved.insert(id.clone());
             let edges = self.edges(&id);
+            involved.extend(edges.read.iter().cloned());
             for edge in &edges.edges {
                 stack.push(edge.to.clone());
             }
@@ -416,8 +420,15 @@ impl Project {
             }
         }
         let state = self.state.read();
-        opened.extend(state.pending.iter().cloned());
-        opened
+        state
+            .pending
+            .iter()
+            .filter(|r| match r {
+                Request::Resolve { importer, .. } => involved.contains(importer),
+                Request::Load { id } => involved.contains(id),
+            })
+            .cloned()
+            .collect()
     }
 
     /// The components whose loaders `id`'s loader awaits through `ctx.load` (resolved from its

@@ -80,8 +80,8 @@ pub struct Loader {
     pub hoistable: bool,
     /// Why not, when it cannot.
     pub reason: Option<String>,
-    /// The module the loader moves into so a page can import it without importing the
-    /// component (see [`crate::extract`]); present exactly when `hoistable`.
+    /// Its module-level closure (see [`crate::extract`]): what a run at request start depends
+    /// on; present exactly when `hoistable`.
     pub module: Option<LoaderModule>,
 }
 
@@ -97,7 +97,7 @@ enum Body<'m> {
 }
 
 /// The component's loader, if it exports one. `loader_data_calls` are the byte spans of its
-/// `getLoaderData()` calls (a loader whose module would contain one is not moved).
+/// `getLoaderData()` calls (a loader whose closure contains one is not hoisted).
 pub(crate) fn find(
     index: &LineIndex<'_>,
     r: &Resolved<'_>,
@@ -230,7 +230,7 @@ pub(crate) fn find(
     if reasons.is_empty() && r.dialect == Dialect::Frontmatter {
         match extract::loader_module(index, r, &self_id, loader_data_calls) {
             Ok(m) => module = Some(m),
-            Err(why) => reasons.push(format!("it cannot move into a module of its own: {why}")),
+            Err(why) => reasons.push(why),
         }
     }
     let loader = Loader {

@@ -2,7 +2,7 @@
 //!
 //! The disk cache lives in `node_modules/.cache/astro-hoist`, which CI systems restore across
 //! branches and forks: its content cannot be trusted. What an analysis says flows into generated
-//! code (import specifiers, names, the statements a loader module is cut from, insertion points),
+//! code (import specifiers, names, the statements of a loader's closure, insertion points),
 //! so an entry from disk is used only when every such fact is found in the source at the place
 //! the entry says: a forged or stale entry is a miss, and the file is analyzed again. Entries the
 //! process made itself are trusted as they are.
