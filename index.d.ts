@@ -44,6 +44,11 @@ export declare class Project {
   /** A module's analysis, reading the file the first time; null for an unknown virtual module. */
   module(id: string): ComponentInfo | null
   /**
+   * The analysis the project holds for a module, without reading anything: what its plans
+   * were made from (null when it has none).
+   */
+  cached(id: string): ComponentInfo | null
+  /**
    * Walks from `roots` (module ids) as far as the known answers allow, off the JS thread.
    * Resolves to the questions to answer (`answer`) before walking again; none: complete.
    */
@@ -61,6 +66,11 @@ export declare class Project {
    * and why any loader is not hoisted. A loader cycle is an error, as data.
    */
   plan(root: string, options?: PlanOptions | undefined | null): PlanOutcome
+  /**
+   * What the code of root component `root` needs of its plan (the same entries, order and
+   * notes as `plan`), off the JS thread: the build asks this of every component.
+   */
+  batch(root: string, options?: PlanOptions | undefined | null): Promise<BatchOutcome>
   /** Plans every route in parallel on native threads, off the JS thread. */
   planRoutes(options?: PlanOptions | undefined | null): Promise<RoutePlan[]>
   /**
@@ -124,6 +134,20 @@ export interface Answer {
   error?: string
 }
 
+/**
+ * What a component's code needs of its plan: the batch entries, the start order (with a
+ * concurrency limit), why loaders are not hoisted, and the files read.
+ */
+export interface Batch {
+  entries: Array<BatchEntry>
+  /** Start order of the runtime's queue; empty without a concurrency limit. */
+  order: Array<string>
+  notes: Array<Diagnostic>
+  files: Array<string>
+  /** False when some resolution or module was still unknown. */
+  complete: boolean
+}
+
 /** One loader a root's batch lists. */
 export interface BatchEntry {
   /** The component id: the runtime's key. */
@@ -134,6 +158,12 @@ export interface BatchEntry {
   component: string
   /** Reached only through conditional usages or a guard. */
   conditional: boolean
+}
+
+/** A batch, or why there is none. */
+export interface BatchOutcome {
+  batch?: Batch
+  error?: PlanError
 }
 
 /** How the content-hash cache served a scan. */

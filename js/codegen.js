@@ -211,7 +211,9 @@ export function transformAstro({ source, file, root, info, entries = [], options
   if (!s.hasChanged()) return null;
   return {
     code: s.toString(),
-    map: s.generateMap({ hires: true, includeContent: true, source: file, file }),
+    // Word boundaries: exact for every token (what error positions and breakpoints need), and a
+    // fraction of a per-character map, which the dev server parses again for each module it runs.
+    map: s.generateMap({ hires: 'boundary', includeContent: true, source: file, file }),
     warnings,
     append: append.length > 0 ? `\n${append.join('\n')}\n` : '',
   };

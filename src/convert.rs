@@ -327,6 +327,18 @@ impl From<core::plan::BatchEntry> for BatchEntry {
     }
 }
 
+impl From<core::plan::Batch> for Batch {
+    fn from(b: core::plan::Batch) -> Self {
+        Batch {
+            entries: b.entries.into_iter().map(BatchEntry::from).collect(),
+            order: b.order,
+            notes: b.notes.into_iter().map(Diagnostic::from).collect(),
+            files: b.files,
+            complete: b.complete,
+        }
+    }
+}
+
 impl From<core::plan::PlanError> for PlanError {
     fn from(e: core::plan::PlanError) -> Self {
         PlanError {

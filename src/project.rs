@@ -129,6 +129,13 @@ impl Project {
         guard(move || project.module(&id).map(|info| (*info).clone().into()))
     }
 
+    /// The analysis the project holds for a module, without reading anything: what its plans
+    /// were made from (null when it has none).
+    #[napi]
+    pub fn cached(&self, id: String) -> Option<ComponentInfo> {
+        self.inner.cached(&id).map(|info| (*info).clone().into())
+    }
+
     /// Walks from `roots` (module ids) as far as the known answers allow, off the JS thread.
     /// Resolves to the questions to answer (`answer`) before walking again; none: complete.
     #[napi(ts_return_type = "Promise<Request[]>")]
@@ -209,6 +216,21 @@ impl Project {
         })
     }
 
+    /// What the code of root component `root` needs of its plan (the same entries, order and
+    /// notes as `plan`), off the JS thread: the build asks this of every component.
+    #[napi(ts_return_type = "Promise<BatchOutcome>")]
+    pub fn batch(
+        &self,
+        root: String,
+        options: Option<PlanOptions>,
+    ) -> Result<AsyncTask<BatchTask>> {
+        Ok(AsyncTask::new(BatchTask {
+            project: Arc::clone(&self.inner),
+            root,
+            options: plan_options(options)?,
+        }))
+    }
+
     /// Plans every route in parallel on native threads, off the JS thread.
     #[napi(ts_return_type = "Promise<RoutePlan[]>")]
     pub fn plan_routes(&self, options: Option<PlanOptions>) -> Result<AsyncTask<PlanRoutesTask>> {
@@ -279,6 +301,37 @@ impl Task for WalkTask {
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
         Ok(output.into_iter().map(Request::from).collect())
+    }
+}
+
+pub struct BatchTask {
+    project: Arc<core::graph::Project>,
+    root: String,
+    options: core::plan::PlanOptions,
+}
+
+impl Task for BatchTask {
+    type Output = std::result::Result<core::plan::Batch, Box<core::plan::PlanError>>;
+    type JsValue = BatchOutcome;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let project = Arc::clone(&self.project);
+        let root = std::mem::take(&mut self.root);
+        let options = self.options.clone();
+        guard(move || core::pool::pool().install(|| core::plan::batch(&project, &root, &options)))
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        Ok(match output {
+            Ok(batch) => BatchOutcome {
+                batch: Some(batch.into()),
+                error: None,
+            },
+            Err(error) => BatchOutcome {
+                batch: None,
+                error: Some((*error).into()),
+            },
+        })
     }
 }
 

@@ -483,6 +483,26 @@ pub struct PlanError {
     pub entries: Vec<BatchEntry>,
 }
 
+/// What a component's code needs of its plan: the batch entries, the start order (with a
+/// concurrency limit), why loaders are not hoisted, and the files read.
+#[napi(object)]
+pub struct Batch {
+    pub entries: Vec<BatchEntry>,
+    /// Start order of the runtime's queue; empty without a concurrency limit.
+    pub order: Vec<String>,
+    pub notes: Vec<Diagnostic>,
+    pub files: Vec<String>,
+    /// False when some resolution or module was still unknown.
+    pub complete: bool,
+}
+
+/// A batch, or why there is none.
+#[napi(object)]
+pub struct BatchOutcome {
+    pub batch: Option<Batch>,
+    pub error: Option<PlanError>,
+}
+
 /// A plan, or why there is none.
 #[napi(object)]
 pub struct PlanOutcome {

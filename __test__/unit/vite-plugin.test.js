@@ -27,6 +27,8 @@ function write(root, rel, text) {
 /** A transform context like Vite's: relative imports and `@/` resolve on disk; `virtual:x` is virtual. */
 function fakeContext(root) {
   const ctx = {
+    // A dev server or a watched build: what a file change must invalidate is recorded.
+    meta: { watchMode: true },
     /** @type {string[]} */ watched: [],
     /** @type {any[]} */ warnings: [],
     /** @type {any[]} */ errors: [],
@@ -204,6 +206,30 @@ test('a file astro-hoist cannot analyze passes through unchanged unless it uses 
   await assert.rejects(transform('src/components/BrokenLoader.astro'), /Unexpected token `=`/);
 });
 
+test('a one-off build watches nothing and keeps no reverse map; its code is the same', async () => {
+  const watched = setup(PAGE_FILES);
+  const once = setup(PAGE_FILES);
+  const a = await watched.transform('src/pages/index.astro');
+  const ctx = fakeContext(once.root);
+  ctx.meta = { watchMode: false };
+  const b = await once.transform('src/pages/index.astro', ctx);
+  assert.deepEqual(b.ctx.watched, []);
+  assert.equal(once.plugin.api.deps.dependencies.size, 0);
+  assert.ok(a.ctx.watched.length > 0);
+  assert.equal(/** @type {any} */ (b.result).code, /** @type {any} */ (a.result).code);
+});
+
+test('a build after the short-lived dev server Astro runs first (its sync) is a one-off build', async () => {
+  const { plugin, transform, root } = setup(PAGE_FILES);
+  plugin.configureServer({ moduleGraph: fakeModuleGraph([]), environments: {} });
+  plugin.configResolved({ plugins: [], command: 'build' });
+  const ctx = fakeContext(root);
+  ctx.meta = { watchMode: false };
+  const { ctx: used } = await transform('src/pages/index.astro', ctx);
+  assert.deepEqual(used.watched, []);
+  assert.equal(plugin.api.deps.dependencies.size, 0);
+});
+
 test('re-transforming a page prunes files it no longer reads', async () => {
   const { transform, plugin, p, root } = setup(PAGE_FILES);
   await transform('src/pages/index.astro');
@@ -218,14 +244,16 @@ test('re-transforming a page prunes files it no longer reads', async () => {
 });
 
 test('hotUpdate hard-invalidates every module whose output read the changed file, in each environment', async () => {
-  const { transform, plugin, p } = setup(PAGE_FILES);
+  const { transform, plugin, p, root } = setup(PAGE_FILES);
   await transform('src/pages/index.astro');
   const page = p('src/pages/index.astro');
   const ssr = fakeModuleGraph([page]);
   const client = fakeModuleGraph([]);
+  // Nav's loader is no longer read: the page's batch must change.
+  write(root, 'src/components/Nav.astro', '---\nexport const loader = async () => "nav";\n---\n<nav/>\n');
   const update = { type: /** @type {const} */ ('update'), file: p('src/components/Nav.astro'), timestamp: 42, modules: [] };
-  const ret1 = plugin.hotUpdate.call({ environment: { moduleGraph: client } }, update);
-  const ret2 = plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, update);
+  const ret1 = await plugin.hotUpdate.call({ environment: { moduleGraph: client } }, update);
+  const ret2 = await plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, update);
   assert.equal(ret1, undefined, 'the update list is left to Vite');
   assert.equal(ret2, undefined);
   assert.equal(client.invalidated.length, 0);
@@ -237,8 +265,54 @@ test('hotUpdate hard-invalidates every module whose output read the changed file
   assert.equal(isHmr, true, 'hard invalidation: isHmr = true, not soft');
 
   // An unrelated file invalidates nothing.
-  plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { ...update, file: p('src/other.ts'), timestamp: 43 });
+  await plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { ...update, file: p('src/other.ts'), timestamp: 43 });
   assert.equal(ssr.invalidated.length, 1);
+});
+
+test('an edit that changes no plan (text, markup, style) invalidates no other module', async () => {
+  const { transform, plugin, p, root } = setup(PAGE_FILES);
+  await transform('src/pages/index.astro');
+  const page = p('src/pages/index.astro');
+  const ssr = fakeModuleGraph([page]);
+  plugin.configureServer({ moduleGraph: ssr, environments: {} });
+  const file = p('src/components/Nav.astro');
+  const before = fs.readFileSync(file, 'utf8');
+  write(root, 'src/components/Nav.astro', before.replace('---\n<p/>', '---\n<p class="x">edited <i>text</i></p>\n<style>p { color: red }</style>'));
+  await plugin.watchChange(file, { event: 'update' });
+  await plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { type: 'update', file, timestamp: 50, modules: [] });
+  assert.equal(ssr.invalidated.length, 0, 'Vite updates the file itself; the page is unaffected');
+  // A new component tag is a plan change.
+  write(root, 'src/components/Nav.astro', before.replace('---\n<p/>', "---\n<p/><Card/>").replace('---\n', "---\nimport Card from './Card.astro';\n"));
+  await plugin.watchChange(file, { event: 'update' });
+  await plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { type: 'update', file, timestamp: 51, modules: [] });
+  assert.equal(ssr.invalidated.length, 1);
+});
+
+test('dev: an importer transformed again with the same source reuses its output until a plan-changing edit below it', async () => {
+  const { transform, plugin, p, root } = setup(PAGE_FILES);
+  const ssr = fakeModuleGraph([p('src/pages/index.astro')]);
+  plugin.configureServer({ moduleGraph: ssr, environments: {} });
+  const first = (await transform('src/pages/index.astro')).result;
+  const project = await plugin.api.project();
+  const update = project.update.bind(project);
+  let updates = 0;
+  project.update = (/** @type {string} */ id, /** @type {string} */ source) => {
+    updates++;
+    return update(id, source);
+  };
+  const again = (await transform('src/pages/index.astro')).result;
+  assert.equal(again, first, 'the same output, no analysis, no walk');
+  assert.equal(updates, 0);
+  // A markup edit below leaves it; a plan-changing one (Card loses its loader) drops it.
+  const card = p('src/components/Card.astro');
+  write(root, 'src/components/Card.astro', fs.readFileSync(card, 'utf8').replace('<p/>', '<p>text</p>'));
+  await plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { type: 'update', file: card, timestamp: 60, modules: [] });
+  assert.equal((await transform('src/pages/index.astro')).result, first);
+  write(root, 'src/components/Card.astro', '<p>no loader</p>\n');
+  await plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { type: 'update', file: card, timestamp: 61, modules: [] });
+  const planned = /** @type {any} */ ((await transform('src/pages/index.astro')).result);
+  assert.notEqual(planned, first);
+  assert.doesNotMatch(planned.code, /Card\.astro"/);
 });
 
 test('delete: every environment still invalidates, then the map forgets the file', async () => {
@@ -249,10 +323,10 @@ test('delete: every environment still invalidates, then the map forgets the file
   const file = p('src/components/Card.astro');
   plugin.configureServer({ moduleGraph: envs[0], environments: {} });
   // Vite 6+ calls watchChange (possibly per environment) before hotUpdate: it must not prune yet.
-  plugin.watchChange(file, { event: 'delete' });
-  plugin.watchChange(file, { event: 'delete' });
+  await plugin.watchChange(file, { event: 'delete' });
+  await plugin.watchChange(file, { event: 'delete' });
   for (const moduleGraph of envs) {
-    plugin.hotUpdate.call({ environment: { moduleGraph } }, { type: 'delete', file, timestamp: 7, modules: [] });
+    await plugin.hotUpdate.call({ environment: { moduleGraph } }, { type: 'delete', file, timestamp: 7, modules: [] });
   }
   for (const env of envs) assert.equal(env.invalidated.length, 1);
   assert.deepEqual(plugin.api.deps.modulesReading(file), []);
@@ -260,14 +334,15 @@ test('delete: every environment still invalidates, then the map forgets the file
 });
 
 test('Vite 5: handleHotUpdate invalidates through server.moduleGraph; on Vite 6+ it is a no-op', async () => {
-  const { transform, plugin, p } = setup(PAGE_FILES);
+  const { transform, plugin, p, root } = setup(PAGE_FILES);
   await transform('src/pages/index.astro');
   const page = p('src/pages/index.astro');
+  write(root, 'src/components/Card.astro', '<p>no loader any more</p>\n');
   const vite6 = fakeModuleGraph([page]);
-  plugin.handleHotUpdate({ file: p('src/components/Card.astro'), timestamp: 1, modules: [], server: { moduleGraph: vite6, environments: {} } });
+  await plugin.handleHotUpdate({ file: p('src/components/Card.astro'), timestamp: 1, modules: [], server: { moduleGraph: vite6, environments: {} } });
   assert.equal(vite6.invalidated.length, 0);
   const vite5 = fakeModuleGraph([page]);
-  plugin.handleHotUpdate({ file: p('src/components/Card.astro'), timestamp: 2, modules: [], server: { moduleGraph: vite5 } });
+  await plugin.handleHotUpdate({ file: p('src/components/Card.astro'), timestamp: 2, modules: [], server: { moduleGraph: vite5 } });
   assert.equal(vite5.invalidated.length, 1);
   assert.equal(vite5.invalidated[0][3], true);
 });
@@ -277,7 +352,7 @@ test('Vite 5: a delete seen only by watchChange invalidates and prunes', async (
   await transform('src/pages/index.astro');
   const vite5 = fakeModuleGraph([p('src/pages/index.astro')]);
   plugin.configureServer({ moduleGraph: vite5 });
-  plugin.watchChange(p('src/components/Card.astro'), { event: 'delete' });
+  await plugin.watchChange(p('src/components/Card.astro'), { event: 'delete' });
   assert.equal(vite5.invalidated.length, 1);
   assert.deepEqual(plugin.api.deps.modulesReading(p('src/components/Card.astro')), []);
 });
@@ -296,7 +371,7 @@ test('one project for every page: a change to a shared component re-plans each p
   // Card loses its loader: both pages are invalidated, and planned again without it.
   write(root, 'src/components/Card.astro', '<p/>\n');
   const ssr = fakeModuleGraph([p('src/pages/index.astro'), p('src/pages/other.astro')]);
-  plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { type: 'update', file: p('src/components/Card.astro'), timestamp: 5, modules: [] });
+  await plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { type: 'update', file: p('src/components/Card.astro'), timestamp: 5, modules: [] });
   assert.deepEqual(ssr.invalidated.map((args) => args[0].id).sort(), [p('src/pages/index.astro'), p('src/pages/other.astro')]);
   await new Promise((resolve) => setImmediate(resolve));
   assert.ok(project.generation > before);
@@ -309,7 +384,7 @@ test('a child that stops being hoistable leaves the batch after it changes', asy
   const before = await transform('src/pages/index.astro');
   assert.match(/** @type {any} */ (before.result).code, /Card\.astro/);
   write(root, 'src/components/Card.astro', component('export const loader = async () => Astro.props.x;'));
-  plugin.hotUpdate.call({}, { type: 'update', file: p('src/components/Card.astro'), timestamp: 9, modules: [] });
+  await plugin.hotUpdate.call({}, { type: 'update', file: p('src/components/Card.astro'), timestamp: 9, modules: [] });
   const after = await transform('src/pages/index.astro');
   assert.doesNotMatch(/** @type {any} */ (after.result).code, /Card\.astro";/);
 });
@@ -403,7 +478,7 @@ test('creating a missing file invalidates pages whose walk could not find it', a
   assert.ok(plugin.api.withMissing.has(p('src/pages/index.astro')));
   write(root, 'src/components/Later.astro', component());
   const ssr = fakeModuleGraph([p('src/pages/index.astro')]);
-  plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { type: 'create', file: p('src/components/Later.astro'), timestamp: 3, modules: [] });
+  await plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { type: 'create', file: p('src/components/Later.astro'), timestamp: 3, modules: [] });
   assert.equal(ssr.invalidated.length, 1);
   const { result } = await transform('src/pages/index.astro');
   assert.match(/** @type {any} */ (result).code, /Later\.astro/);

@@ -14,7 +14,8 @@
 import path from 'node:path';
 import { appendImports, transformAstro } from '../codegen.js';
 import { isAstroComponentId, slash, toComponentPath } from '../paths.js';
-import { DependencyMap, invalidateModules } from './hmr.js';
+import { readFile } from 'node:fs/promises';
+import { DependencyMap, invalidateModules, planSignature } from './hmr.js';
 import { logError, reportDiagnostics, reportNotes, reportWarnings, Said, toLog } from './log.js';
 import { settle } from './walk.js';
 
@@ -42,6 +43,7 @@ import { settle } from './walk.js';
  * @property {(error: Log | Error | string) => never} error
  * @property {(warning: Log | string) => void} warn
  * @property {Environment} [environment]
+ * @property {{ watchMode?: boolean }} [meta]
  * @typedef {{ type?: 'create' | 'update' | 'delete', file: string, timestamp: number, modules: ModuleNode[] }} HotUpdateOptions
  * @typedef {{ environment?: { moduleGraph: ModuleGraph } }} HotUpdateContext
  * @typedef {{ file: string, timestamp: number, modules: ModuleNode[], server: { moduleGraph: ModuleGraph, environments?: unknown } }} HmrContext
@@ -191,7 +193,11 @@ export function hoistVitePlugin(config) {
   const options = config.options ?? {};
   /** @type {Promise<Project> | null} */
   let projectPromise = null;
-  const project = () => (projectPromise ??= Promise.resolve((config.createProject ?? nativeProject)(root)));
+  const project = () =>
+    (projectPromise ??= Promise.resolve((config.createProject ?? nativeProject)(root)).then((p) => {
+      made = p;
+      return p;
+    }));
   /** @type {Route[] | null} */
   let routes = null;
   const deps = new DependencyMap();
@@ -205,9 +211,22 @@ export function hoistVitePlugin(config) {
   /**
    * Modules to invalidate per file change. `hotUpdate` runs once per environment for the same
    * change, and a delete prunes the map on the first call: later calls reuse the answer.
-   * @type {Map<string, string[]>}
+   * @type {Map<string, Promise<string[]>>}
    */
   const recentChanges = new Map();
+  /**
+   * A changed file's plan signature as the project held it, taken when the watcher first saw the
+   * change (before the project forgets the file).
+   * @type {Map<string, string | null>}
+   */
+  const previous = new Map();
+  /** @type {Project | null} the project, once made */
+  let made = null;
+  /**
+   * Dev: each component's last output, for the source it was made from.
+   * @type {Map<string, { code: string, output: { code: string, map: unknown } | null, append: string }>}
+   */
+  const results = new Map();
   /**
    * The plan each transform decided its code with, by root-relative component (kept only for
    * the report): the report shows what the build did.
@@ -221,25 +240,38 @@ export function hoistVitePlugin(config) {
   let reported = false;
 
   /**
-   * The modules whose output read `file`, for one change of it (computed once per change).
+   * The modules whose output read `file`, for one change of it (computed once per change). A
+   * change that leaves what plans read of the file as it was (a text, markup or style edit)
+   * affects no other module: Vite updates the file's own.
    * @param {string} file
    * @param {'create' | 'update' | 'delete'} type
    * @param {number} timestamp
-   * @returns {string[]}
+   * @returns {Promise<string[]>}
    */
   const modulesAffectedBy = (file, type, timestamp) => {
     const key = `${type}\0${timestamp}\0${file}`;
     const known = recentChanges.get(key);
     if (known) return known;
-    said.forget(file);
-    void project().then((p) => p.forget(file));
-    const modules = new Set(type === 'delete' ? deps.deleteFile(file) : deps.modulesReading(file));
-    if (type === 'create') for (const component of withMissing) modules.add(component);
-    const list = [...modules];
-    recentChanges.set(key, list);
+    results.delete(file);
+    const affected = (async () => {
+      said.forget(file);
+      const p = await project();
+      const before = previous.has(file) ? previous.get(file) : planSignature(p.cached(file));
+      previous.delete(file);
+      p.forget(file);
+      if (type === 'update' && before) {
+        const source = await readFile(file, 'utf8').catch(() => null);
+        if (source !== null && planSignature(await p.update(file, source).catch(() => null)) === before) return [];
+      }
+      const modules = new Set(type === 'delete' ? deps.deleteFile(file) : deps.modulesReading(file));
+      if (type === 'create') for (const component of withMissing) modules.add(component);
+      for (const module of modules) results.delete(module);
+      return [...modules];
+    })();
+    recentChanges.set(key, affected);
     // Only the last few changes can still be in flight.
     if (recentChanges.size > 32) recentChanges.delete(/** @type {string} */ (recentChanges.keys().next().value));
-    return list;
+    return affected;
   };
 
   /**
@@ -268,9 +300,16 @@ export function hoistVitePlugin(config) {
   const transform = {
     name: 'astro-hoist:transform',
 
-    /** @param {{ plugins: readonly VitePlugin[] }} resolved */
+    /** @param {{ plugins: readonly VitePlugin[], command?: 'build' | 'serve' }} resolved */
     configResolved(resolved) {
       vitePlugins = resolved.plugins;
+      // Astro's build first runs a short-lived dev server of the same plugins (its content sync):
+      // the build that follows has no server, so keeps nothing for one (output cache, watch files).
+      if (resolved.command === 'build') {
+        server = null;
+        results.clear();
+        previous.clear();
+      }
     },
 
     /** @param {HmrContext['server']} devServer */
@@ -293,7 +332,17 @@ export function hoistVitePlugin(config) {
         // Re-check: hook filters are not honoured by every Vite version, and `.astro`
         // sub-modules (`?astro&type=style|script`) must be left alone.
         if (!isAstroComponentId(id) || isClient(this, transformOptions)) return null;
+        // The dev server transforms a changed component's importers again, with the same source:
+        // their output stands while nothing their plans read has changed (a change that does
+        // drops it, through modulesAffectedBy).
+        const hit = server ? results.get(id) : undefined;
+        if (hit && hit.code === code) {
+          if (hit.append) appends.set(id, hit.append);
+          else appends.delete(id);
+          return hit.output;
+        }
         appends.delete(id);
+        results.delete(id);
         const file = slash(id);
         const p = await project();
 
@@ -313,33 +362,53 @@ export function hoistVitePlugin(config) {
         reportDiagnostics(this, id, info.diagnostics, said, logger);
 
         await settle(p, [file], hookResolver(this, vitePlugins));
-        const { plan, error } = p.plan(file, { concurrency: options.concurrency, speculative: options.speculative });
+        const planOptions = { concurrency: options.concurrency, speculative: options.speculative };
+        // The report shows the plan each component's code was built with: only then is the full
+        // plan (schedules, waves) worth computing here; the code needs its batch.
+        /** @type {{ entries: import('../../index.js').BatchEntry[], order: string[], notes: import('../../index.js').Diagnostic[], files: string[], complete: boolean } | undefined} */
+        let decision;
+        /** @type {import('../../index.js').PlanError | undefined} */
+        let error;
+        if (config.onReport) {
+          const outcome = p.plan(file, planOptions);
+          error = outcome.error;
+          if (outcome.plan) decided.set(outcome.plan.root, outcome.plan);
+          decision = outcome.plan;
+        } else {
+          const outcome = await p.batch(file, planOptions);
+          error = outcome.error;
+          decision = outcome.batch;
+        }
         if (error) {
-          // A ctx.load cycle: the runtime rejects it at request time too; no batch for it.
+          // A ctx.load cycle: the runtime rejects it at request time too.
           reportNotes(this, logger, [error.diagnostic], said);
         }
-        if (plan) {
-          if (config.onReport) decided.set(plan.root, plan);
-          for (const read of plan.files) if (read !== file && path.isAbsolute(read)) this.addWatchFile(read);
-          deps.set(file, plan.files);
-          if (plan.notes.some((n) => n.code === 'unresolved-import')) withMissing.add(file);
+        if (decision) {
+          // What a file change must invalidate: only a dev server or a watched build changes files.
+          if (server || this.meta?.watchMode) {
+            for (const read of decision.files) if (read !== file && path.isAbsolute(read)) this.addWatchFile(read);
+            deps.set(file, decision.files);
+          }
+          if (decision.notes.some((n) => n.code === 'unresolved-import')) withMissing.add(file);
           else withMissing.delete(file);
-          reportNotes(this, logger, plan.notes, said, root);
+          reportNotes(this, logger, decision.notes, said, root);
         }
 
         // A ctx.load cycle leaves the rest of the tree's batch: its own loaders reject when they run.
-        let entries = plan?.entries ?? error?.entries ?? [];
+        let entries = decision?.entries ?? error?.entries ?? [];
         // A batch pays off only when it starts a loader other than the component's own (which its
         // getLoaderData() call starts anyway) that this render would start.
         const startable = entries.filter((entry) => entry.file !== file && (!entry.conditional || options.speculative));
         if (startable.length === 0) entries = [];
         const keys = new Set(entries.map((entry) => entry.id));
-        const order = options.concurrency !== undefined && keys.size > 1 && plan ? plan.order.filter((key) => keys.has(key)) : undefined;
+        const order = options.concurrency !== undefined && keys.size > 1 && decision ? decision.order.filter((key) => keys.has(key)) : undefined;
         const result = transformAstro({ source: code, file, root, info, entries, options, order });
+        const output = result ? { code: result.code, map: result.map } : null;
+        if (server && (!decision || decision.complete)) results.set(id, { code, output, append: result?.append ?? '' });
         if (!result) return null;
         reportWarnings(this, id, result.warnings, said);
         if (result.append) appends.set(id, result.append);
-        return { code: result.code, map: result.map };
+        return output;
       },
     },
 
@@ -362,8 +431,8 @@ export function hoistVitePlugin(config) {
      * @this {HotUpdateContext}
      * @param {HotUpdateOptions} update
      */
-    hotUpdate(update) {
-      const modules = modulesAffectedBy(slash(update.file), update.type ?? 'update', update.timestamp);
+    async hotUpdate(update) {
+      const modules = await modulesAffectedBy(slash(update.file), update.type ?? 'update', update.timestamp);
       const moduleGraph = this.environment?.moduleGraph;
       if (moduleGraph && modules.length > 0) invalidateModules(moduleGraph, modules, update.timestamp);
     },
@@ -372,9 +441,9 @@ export function hoistVitePlugin(config) {
      * Vite 5 only: Vite 6+ does not call it for a plugin that has `hotUpdate`.
      * @param {HmrContext} context
      */
-    handleHotUpdate(context) {
+    async handleHotUpdate(context) {
       if (context.server.environments) return; // Vite 6+: hotUpdate does it
-      const modules = modulesAffectedBy(slash(context.file), 'update', context.timestamp);
+      const modules = await modulesAffectedBy(slash(context.file), 'update', context.timestamp);
       if (modules.length > 0) invalidateModules(context.server.moduleGraph, modules, context.timestamp);
     },
 
@@ -384,12 +453,13 @@ export function hoistVitePlugin(config) {
      * @param {string} id
      * @param {{ event: 'create' | 'update' | 'delete' }} change
      */
-    watchChange(id, change) {
+    async watchChange(id, change) {
       const file = slash(id);
       said.forget(file);
-      void project().then((p) => p.forget(file));
+      if (server && made && !previous.has(file)) previous.set(file, planSignature(made.cached(file)));
+      made?.forget(file);
       if (change.event !== 'delete' || server?.environments) return;
-      const modules = modulesAffectedBy(file, 'delete', Date.now());
+      const modules = await modulesAffectedBy(file, 'delete', Date.now());
       if (server && modules.length > 0) invalidateModules(server.moduleGraph, modules, Date.now());
     },
 

@@ -86,15 +86,46 @@ async function answer(resolver, request) {
 export async function settle(project, roots, resolver, walk = (r) => project.walk(r)) {
   /** @type {Set<string>} */
   const asked = new Set();
+  let inFlight = answering.get(project);
+  if (!inFlight) answering.set(project, (inFlight = new Map()));
+  const shared = inFlight;
   for (let round = 1; round <= MAX_ROUNDS; round++) {
     const requests = (await walk(roots)).filter((r) => {
-      const key = r.kind === 'load' ? `load\0${r.id}` : `resolve\0${r.importer}\0${r.specifier}`;
+      const key = requestKey(r);
       if (asked.has(key)) return false;
       asked.add(key);
       return true;
     });
     if (requests.length === 0) return round;
-    project.answer(await Promise.all(requests.map((request) => answer(resolver, request))));
+    /** @type {string[]} */
+    const mine = [];
+    const answers = await Promise.all(
+      requests.map((request) => {
+        const key = requestKey(request);
+        let pending = shared.get(key);
+        if (!pending) {
+          pending = answer(resolver, request);
+          shared.set(key, pending);
+          mine.push(key);
+        }
+        return pending;
+      }),
+    );
+    project.answer(answers);
+    // Recorded in the project now: no walk asks again (until the file is forgotten).
+    for (const key of mine) shared.delete(key);
   }
   return MAX_ROUNDS;
+}
+
+/**
+ * The questions being answered, per project: a bundler transforms many components at once, and
+ * their walks meet the same shared components; each question goes to Vite once.
+ * @type {WeakMap<Project, Map<string, Promise<Answer>>>}
+ */
+const answering = new WeakMap();
+
+/** @param {Request} r */
+function requestKey(r) {
+  return r.kind === 'load' ? `load\0${r.id}` : `resolve\0${r.importer}\0${r.specifier}`;
 }

@@ -173,6 +173,20 @@ impl Project {
     /// Analyzes `source` as the content of `id` (a transform hook's code, a changed file) and
     /// keeps it; whatever the old content decided is dropped. Returns the analysis.
     pub fn set_source(&self, id: &str, source: String) -> Arc<ComponentInfo> {
+        // The same content as the analysis held (a file a walk read, then transformed): keep it.
+        let hash = blake3::hash(source.as_bytes()).to_hex().to_string();
+        {
+            let mut state = self.state.write();
+            if let Some(known) = state
+                .modules
+                .get(id)
+                .filter(|info| info.hash == hash)
+                .map(Arc::clone)
+            {
+                state.sources.insert(id.to_string(), source);
+                return known;
+            }
+        }
         let info = Arc::new(self.analyze(id, &source));
         let mut state = self.state.write();
         let same = state
@@ -306,6 +320,11 @@ impl Project {
             .write()
             .pending
             .remove(&Request::Load { id: id.to_string() });
+    }
+
+    /// The analysis held for `id`, without reading or loading anything.
+    pub fn cached(&self, id: &str) -> Option<Arc<ComponentInfo>> {
+        self.state.read().modules.get(id).map(Arc::clone)
     }
 
     /// A module's analysis, if known (reads a file from disk the first time).

@@ -246,6 +246,56 @@ fn reach(project: &Project, root: &str) -> Reach {
 /// Plans `root` (a component's module id). The walk should be complete; what is still unknown
 /// is left out (`complete: false`).
 pub fn plan(project: &Project, root: &str, options: &PlanOptions) -> Result<Plan, Box<PlanError>> {
+    match plan_as(project, root, options, Detail::Full)? {
+        Planned::Full(plan) => Ok(plan),
+        Planned::Batch(_) => unreachable!("a full plan was asked for"),
+    }
+}
+
+/// What a component's code needs of its plan, and nothing more: the batch entries, the start
+/// order (under a concurrency limit only), the notes and the files read. A build asks this of
+/// every component it transforms; the schedules, waves and critical path of a full [`Plan`] are
+/// for reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Batch {
+    pub entries: Vec<BatchEntry>,
+    /// Start order of the runtime's queue; empty without a concurrency limit.
+    pub order: Vec<String>,
+    pub notes: Vec<Diagnostic>,
+    pub files: Vec<String>,
+    pub complete: bool,
+}
+
+/// The batch of one root component: the same entries, order and notes as its [`plan`].
+pub fn batch(
+    project: &Project,
+    root: &str,
+    options: &PlanOptions,
+) -> Result<Batch, Box<PlanError>> {
+    match plan_as(project, root, options, Detail::Batch)? {
+        Planned::Batch(batch) => Ok(batch),
+        Planned::Full(_) => unreachable!("a batch was asked for"),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    Full,
+    Batch,
+}
+
+enum Planned {
+    Full(Plan),
+    Batch(Batch),
+}
+
+fn plan_as(
+    project: &Project,
+    root: &str,
+    options: &PlanOptions,
+    detail: Detail,
+) -> Result<Planned, Box<PlanError>> {
     let root_info = project.module(root).filter(|info| {
         !info
             .diagnostics
@@ -472,6 +522,33 @@ pub fn plan(project: &Project, root: &str, options: &PlanOptions) -> Result<Plan
         }));
     }
     let machines = options.concurrency.map(|c| c.max(1) as usize);
+    if detail == Detail::Batch {
+        notes.sort_by(|a, b| {
+            (a.file.as_str(), a.line, a.column, a.code).cmp(&(
+                b.file.as_str(),
+                b.line,
+                b.column,
+                b.code,
+            ))
+        });
+        let order = if machines.is_some() {
+            let after = list_schedule(&tasks, machines, &lpt_priority(&tasks));
+            after
+                .order
+                .iter()
+                .map(|&t| info_of(&comps[t]).id.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        return Ok(Planned::Batch(Batch {
+            entries,
+            order,
+            notes,
+            files: files.into_iter().collect(),
+            complete,
+        }));
+    }
     let after = list_schedule(&tasks, machines, &lpt_priority(&tasks));
     let wave_after = waves(&tasks);
 
@@ -552,7 +629,7 @@ pub fn plan(project: &Project, root: &str, options: &PlanOptions) -> Result<Plan
             b.code,
         ))
     });
-    Ok(Plan {
+    Ok(Planned::Full(Plan {
         root: project.relative(root),
         entries,
         batch_start: root_info.early_returns.last().copied(),
@@ -566,7 +643,7 @@ pub fn plan(project: &Project, root: &str, options: &PlanOptions) -> Result<Plan
         notes,
         files: files.into_iter().collect(),
         complete,
-    })
+    }))
 }
 
 /// Loaders no route starts with its batch: each component with a read, hoistable loader that
