@@ -68,7 +68,10 @@ export function loaderBinding(info, component, options = {}) {
   // the component's mistake itself.
   const loader = info.loader ? 'loader' : 'undefined';
   const runtime = runtimeOptions(options);
-  const extra = Object.keys(runtime).length > 0 ? `, options: ${JSON.stringify(runtime)}` : '';
+  let extra = Object.keys(runtime).length > 0 ? `, options: ${JSON.stringify(runtime)}` : '';
+  // A loader that reads its props (or passes its whole context on) runs once per distinct props.
+  const context = info.loader?.reads.context ?? [];
+  if (context.includes('props') || context.includes('*')) extra += ', props: true';
   return `{ astro: Astro, result: ${RESULT}, key: ${JSON.stringify(info.id)}, loader: ${loader}, component: ${JSON.stringify(component)}${extra} }`;
 }
 

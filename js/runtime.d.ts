@@ -7,8 +7,12 @@ declare global {
   }
 }
 
-/** What every loader receives: the request it runs for, once per request. */
-export interface LoaderContext {
+/**
+ * What every loader receives: the request it runs for, and the props of the component instance
+ * it runs for. A loader that reads `props` runs once per distinct props value in a request
+ * (compared by structure); one that does not runs once per request.
+ */
+export interface LoaderContext<Props = Record<string, any>> {
   /** `Astro.params`: the route's dynamic segments. */
   params: Record<string, string | undefined>;
   /** `Astro.url`. */
@@ -17,6 +21,11 @@ export interface LoaderContext {
   request: Request;
   /** `Astro.locals`, shared with middleware and every component of the request. */
   locals: App.Locals;
+  /**
+   * `Astro.props` of the instance this run is for. A loader that reads them starts when its
+   * component renders; `{}` for a run started by `load()` or early in a batch.
+   */
+  props: Props;
   /**
    * Aborts when the request ends (response sent or cancelled, client gone) or when this loader's
    * `timeout` fires. Pass it to `fetch` and database calls.
@@ -30,7 +39,7 @@ export interface LoaderContext {
 }
 
 /** A component's `export const loader`: produces the data its `getLoaderData()` reads. */
-export type Loader<T = unknown> = (context: LoaderContext) => T | Promise<T>;
+export type Loader<T = unknown, Props = Record<string, any>> = (context: LoaderContext<Props>) => T | Promise<T>;
 
 /**
  * The data of this component's `loader`, started early by its page's batch when it could be
@@ -69,12 +78,21 @@ export interface LoaderSettledEvent {
  */
 export function onLoaderSettled(listener: (event: LoaderSettledEvent) => void): () => void;
 
-/** Returns `loader` unchanged; lets TypeScript type its context and infer its result. */
-export function defineLoader<T>(loader: (context: LoaderContext) => T): (context: LoaderContext) => T;
+/**
+ * Returns `loader` unchanged; lets TypeScript type its context and infer its result.
+ * `defineLoader<Props>(…)` types `props` (TypeScript then cannot infer the result as well: write
+ * `defineLoader<Props, Result>(…)`, or annotate the context instead,
+ * `defineLoader(async ({ props }: LoaderContext<Props>) => …)`, which infers both).
+ */
+export function defineLoader<Props = Record<string, any>, T = any>(
+  loader: (context: LoaderContext<Props>) => T,
+): (context: LoaderContext<Props>) => T;
 
 /** @internal The `Astro` fields the runtime reads. */
 export interface AstroLike {
   locals: object;
+  /** The instance's props (`Astro.props`). */
+  props?: Record<string, unknown>;
   params?: Record<string, string | undefined>;
   url: URL;
   request: Request;
@@ -121,6 +139,8 @@ export interface LoaderBind {
   component: string;
   /** The integration's options (timeout, concurrency, Server-Timing): a render no batch configured still gets them. */
   options?: BatchOptions;
+  /** The loader reads its props (or passes its whole context on): one run per distinct props. */
+  props?: boolean;
 }
 
 /** @internal One settled loader's timing (performance.now() milliseconds). */
@@ -169,3 +189,5 @@ export function __startBatch(astro: AstroLike, entries: BatchEntry[], options?: 
 
 /** @internal Registers a component's hoistable loader by key (generated code, at module evaluation). */
 export function __registerLoader(key: string, loader: unknown, replace?: boolean): void;
+/** @internal A structural key of a props value (null: cannot be compared). */
+export function propsKey(value: unknown): string | null;

@@ -25,7 +25,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * @typedef {import('./runtime.js').LoaderBind} LoaderBind
  * @typedef {import('./runtime.js').LoaderTiming} LoaderTiming
  * @typedef {(context: LoaderContext) => unknown} LoaderFn
- * @typedef {Pick<LoaderContext, 'params' | 'url' | 'request' | 'locals'>} LoaderScope
+ * @typedef {Pick<LoaderContext, 'params' | 'url' | 'request' | 'locals'> & { props?: Record<string, unknown> }} LoaderScope
  */
 
 /**
@@ -204,6 +204,8 @@ class RenderState {
     this.configured = false;
     /** @type {(() => void)[]} what to undo when the render ends (listeners on the client's signal) */
     this.cleanups = [];
+    /** @type {Set<string>} components already told their props cannot be compared (dev) */
+    this.unkeyedNoted = new Set();
 
     const scope = RequestScope.current();
     if (scope && !scope.ended) scope.states.add(this);
@@ -244,7 +246,7 @@ class RenderState {
     const timings = [];
     for (const run of this.list) {
       if (run.start === undefined || run.end === undefined) continue;
-      timings.push({ key: run.key, component: run.component, name: describe(run), start: run.start, end: run.end, ok: run.ok });
+      timings.push({ key: run.key?.split('\0')[0] ?? null, component: run.component, name: describe(run), start: run.start, end: run.end, ok: run.ok });
     }
     return timings.sort((a, b) => a.start - b.start);
   }
@@ -366,6 +368,7 @@ export function getLoaderData(bind) {
   // A render that no batch configured (its tree had no batch to start) still gets the
   // integration's options: a timeout applies to every loader.
   if (options && !state.configured) state.configure(options);
+  if (bind.props === true) return read(propsRun(state, bind), component ?? null);
   let run = lookup(state, key, loader, component);
   if (!run) {
     run = createRun(state, key, loader, component, astro);
@@ -375,10 +378,122 @@ export function getLoaderData(bind) {
 }
 
 /**
+ * The run of a loader that reads its props, for this instance's props: one per distinct props
+ * value in the render. Rendered with no props, it is the loader's plain run (the one a batch or
+ * `context.load()` starts, with empty props); props that cannot be compared (a function, a class
+ * instance) get a run of their own.
+ * @param {RenderState} state
+ * @param {LoaderBind} bind
+ * @returns {Run}
+ */
+function propsRun(state, bind) {
+  const { astro, key, component } = bind;
+  const loader = /** @type {LoaderFn} */ (bind.loader);
+  const props = astro.props !== null && typeof astro.props === 'object' ? /** @type {Record<string, unknown>} */ (astro.props) : {};
+  const id = propsKey(props);
+  if (id === EMPTY_PROPS) {
+    const shared = lookup(state, key, loader, component);
+    if (shared) return shared;
+  }
+  const runKey = id === null ? null : id === EMPTY_PROPS ? key : `${key}\0${id}`;
+  if (runKey !== null) {
+    const known = state.runs.get(runKey);
+    if (known) return known;
+  } else if (state.dev && !state.unkeyedNoted.has(key)) {
+    state.unkeyedNoted.add(key);
+    console.warn(
+      `${PREFIX} ${component}: its loader reads props that cannot be compared (a function, a class instance, a cycle), ` +
+        'so it runs once per instance instead of once per distinct props.',
+    );
+  }
+  const run = createRun(state, runKey ?? undefined, loader, component, astro, props, runKey === null);
+  schedule(state, run);
+  return run;
+}
+
+/** The props key of `{}`: a loader rendered without props shares the run a batch started. */
+const EMPTY_PROPS = '{}';
+
+/**
+ * A structural key of a props value: equal for props a loader cannot tell apart (object keys in
+ * any order, an `undefined` field and a missing one), different otherwise; null when a value
+ * cannot be compared by structure. Written here because it must decide comparability (a class
+ * instance or a function is never equal to a copy), which serializers do not report.
+ * @param {unknown} value
+ * @returns {string | null}
+ */
+export function propsKey(value) {
+  /** @type {Set<object>} */
+  const path = new Set();
+  /**
+   * @param {unknown} v
+   * @returns {string | null}
+   */
+  const key = (v) => {
+    switch (typeof v) {
+      case 'string':
+        return JSON.stringify(v);
+      case 'number':
+        return Object.is(v, -0) ? '-0' : String(v);
+      case 'boolean':
+        return v ? 'true' : 'false';
+      case 'undefined':
+        return 'undefined';
+      case 'bigint':
+        return `${v}n`;
+      case 'object':
+        break;
+      default:
+        return null; // functions, symbols
+    }
+    if (v === null) return 'null';
+    if (path.has(v)) return null;
+    if (v instanceof Date) return `Date(${v.getTime()})`;
+    if (v instanceof URL) return `URL(${JSON.stringify(v.href)})`;
+    path.add(v);
+    try {
+      if (Array.isArray(v)) {
+        const parts = [];
+        for (const item of v) {
+          const k = key(item);
+          if (k === null) return null;
+          parts.push(k);
+        }
+        return `[${parts.join(',')}]`;
+      }
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) return null;
+      const parts = [];
+      for (const name of Object.keys(v).sort()) {
+        const field = /** @type {Record<string, unknown>} */ (v)[name];
+        if (field === undefined) continue;
+        const k = key(field);
+        if (k === null) return null;
+        parts.push(`${JSON.stringify(name)}:${k}`);
+      }
+      return `{${parts.join(',')}}`;
+    } finally {
+      path.delete(v);
+    }
+  };
+  return key(value);
+}
+
+/**
+ * The request fields a loader receives from a component's `Astro`.
+ * @param {AstroLike | LoaderScope} astro
+ * @returns {LoaderScope}
+ */
+function scopeOf(astro) {
+  return { params: astro.params ?? {}, url: astro.url, request: astro.request, locals: astro.locals };
+}
+
+/**
  * Returns `loader` unchanged; exists so TypeScript infers the context parameter and the result.
- * @template T
- * @param {(context: LoaderContext) => T} loader
- * @returns {(context: LoaderContext) => T}
+ * @template [Props=Record<string, any>]
+ * @template [T=any]
+ * @param {(context: import('./runtime.js').LoaderContext<Props>) => T} loader
+ * @returns {(context: import('./runtime.js').LoaderContext<Props>) => T}
  */
 export function defineLoader(loader) {
   return loader;
@@ -444,15 +559,18 @@ function lookup(state, key, loader, component) {
  * @param {LoaderFn} loader
  * @param {string | null | undefined} component
  * @param {AstroLike | LoaderScope} astro
+ * @param {Record<string, unknown>} [props] the instance's, for a loader that reads them
+ * @param {boolean} [unkeyed] props that cannot be compared: no other instance may find the run
  * @returns {Run}
  */
-function createRun(state, key, loader, component, astro) {
+function createRun(state, key, loader, component, astro, props = undefined, unkeyed = false) {
   /** @type {Run} */
   const run = {
     key: key ?? null,
     component: component ?? null,
     loader,
-    scope: { params: astro.params ?? {}, url: astro.url, request: astro.request, locals: astro.locals },
+    // An instance's props (propsRun); any other run has none: its loader sees `{}`.
+    scope: props ? { ...scopeOf(astro), props } : scopeOf(astro),
     controller: undefined,
     abortReason: undefined,
     promise: Promise.resolve(),
@@ -475,7 +593,9 @@ function createRun(state, key, loader, component, astro) {
   // unhandled rejection; readers get their own derived promise.
   run.promise.catch(noop);
 
-  if (run.key === null) {
+  if (unkeyed) {
+    // An instance whose props cannot be compared: nothing else may find its run.
+  } else if (run.key === null) {
     state.runs.set(loader, run);
   } else {
     state.runs.set(run.key, run);
@@ -557,6 +677,7 @@ function contextOf(state, run) {
     url,
     request,
     locals: /** @type {LoaderContext['locals']} */ (locals),
+    props: run.scope.props ?? {},
     get signal() {
       return signalOf(run);
     },
@@ -619,7 +740,7 @@ function settle(state, run, ok, value) {
   if (ok) run.resolve(value);
   else run.reject(value);
   if (observers.size > 0 && run.start !== undefined && run.end !== undefined) {
-    const event = { key: run.key, component: run.component, url: run.scope.url?.href, start: run.start, end: run.end, ok, error: ok ? undefined : value };
+    const event = { key: run.key?.split('\0')[0] ?? null, component: run.component, url: run.scope.url?.href, start: run.start, end: run.end, ok, error: ok ? undefined : value };
     for (const listener of observers) {
       try {
         listener(event);

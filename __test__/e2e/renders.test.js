@@ -210,6 +210,24 @@ for (const env of ENVIRONMENTS) {
       assert.deepEqual(ada.calls, { '/secret/ada': 1 });
     });
 
+    test('loaders that read props: each instance gets its own data, one run per distinct props', async () => {
+      const a = await answer(servers.hoisted, api, '/thread/t1');
+      const b = await answer(servers.plain, api, '/thread/t1');
+      assert.equal(a.status, 200);
+      assert.equal(a.html, b.html, 'the same HTML as plain Astro');
+      assert.match(a.html, /data-thread="\/thread\/t1"/);
+      assert.deepEqual(
+        [...a.html.matchAll(/data-user="([^"]+)"/g)].map((m) => m[1]),
+        ['/user/ada', '/user/bob', '/user/ada'],
+      );
+      // Plain Astro calls once per instance; astro-hoist once per distinct props.
+      assert.deepEqual(b.calls, { '/author/t1': 1, '/thread/t1': 1, '/user/ada': 2, '/user/bob': 1 });
+      assert.deepEqual(a.calls, { '/author/t1': 1, '/thread/t1': 1, '/user/ada': 1, '/user/bob': 1 });
+      // Concurrent requests never share a props run.
+      const pages = await Promise.all(['t2', 't3', 't2'].map((slug) => fetchResponse(`${servers.hoisted.url}/thread/${slug}`)));
+      for (const [i, slug] of ['t2', 't3', 't2'].entries()) assert.match(pages[i].text, new RegExp(`data-thread="/thread/${slug}"`));
+    });
+
     test('cookies and headers set by a child while the body streams behave as in plain Astro', async () => {
       const a = await samePlain(pair(), '/cookies');
       assert.ok(a.cookies.some((c) => c.startsWith('early=1')), JSON.stringify(a.cookies));

@@ -38,6 +38,18 @@ test('loaderBinding: the stable id, the loader binding and the render ($$result)
   assert.doesNotMatch(loaderBinding(info, 'x'), /import\.meta/);
 });
 
+test('a loader that reads its props (or passes its context on) is bound to run once per distinct props', () => {
+  const reads = analyze("---\nimport { getLoaderData } from 'astro-hoist/runtime';\nexport const loader = async ({ props }) => props.id;\nconst x = await getLoaderData();\n---\n");
+  assert.match(loaderBinding(reads, 'x.astro'), /, props: true \}$/);
+  assert.equal(reads.loader?.hoistable, false);
+  assert.match(reads.loader?.reason ?? '', /reads its `props`/);
+  const whole = analyze("---\nimport { getLoaderData } from 'astro-hoist/runtime';\nimport { api } from './api';\nexport const loader = (ctx) => api(ctx);\nconst x = await getLoaderData();\n---\n");
+  assert.match(loaderBinding(whole, 'x.astro'), /props: true/);
+  assert.equal(whole.loader?.hoistable, true, 'still started early, with props {}');
+  const none = analyze("---\nimport { getLoaderData } from 'astro-hoist/runtime';\nexport const loader = async ({ params }) => params.id;\nconst x = await getLoaderData();\n---\n");
+  assert.doesNotMatch(loaderBinding(none, 'x.astro'), /props/);
+});
+
 test('a component: its loader stays, getLoaderData() is bound, the loader registers after compile', () => {
   const source = [
     '---',

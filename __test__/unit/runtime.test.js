@@ -2,7 +2,7 @@
 // `Astro` is simulated as a plain object; the middleware is called with a fake `next`.
 import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { __existingRenderState, __registerLoader, __renderState, __startBatch, defineLoader, getLoaderData } from '../../js/runtime.js';
+import { __existingRenderState, __registerLoader, __renderState, __startBatch, defineLoader, getLoaderData, propsKey } from '../../js/runtime.js';
 import { onRequest, opaqueServerTimingHeader, serverTimingHeader } from '../../js/middleware.js';
 
 // Any rejection nobody handled fails the last test of this file (and node:test's own check).
@@ -849,5 +849,96 @@ describe('one state per render', () => {
     assert.equal(response.status, 302);
     assert.equal(response.headers.get('location'), '/x');
     assert.equal(await response.text(), 'Redirecting… data');
+  });
+});
+
+describe('loaders that read their props', () => {
+  /** The same render, as each instance of a component sees it: its own props. */
+  const instance = (astro, props) => ({ ...astro, props });
+  const propsBind = (astro, key, loader) => ({ ...bind(astro, key, loader), props: true });
+  /** A loader that records the props of each call and answers with them. */
+  function byProps(ms = 0) {
+    const loader = async ({ props }) => {
+      loader.seen.push(props);
+      if (ms) await delay(ms);
+      return { id: props.id ?? null };
+    };
+    loader.seen = /** @type {any[]} */ ([]);
+    return loader;
+  }
+
+  it('runs once per distinct props in a render, each instance getting its own data', async () => {
+    const astro = fakeAstro();
+    const loader = byProps(2);
+    const reads = ['u1', 'u2', 'u1', 'u1', 'u3'].map((id) => getLoaderData(propsBind(instance(astro, { id }), 'Badge', loader)));
+    assert.deepEqual(loader.seen.map((p) => p.id), ['u1', 'u2', 'u3']);
+    assert.deepEqual((await Promise.all(reads)).map((v) => v.id), ['u1', 'u2', 'u1', 'u1', 'u3']);
+    endRequest(astro);
+  });
+
+  it('compares props by structure: key order and undefined fields do not matter, values do', () => {
+    assert.equal(propsKey({ a: 1, b: { c: [1, 'x'] } }), propsKey({ b: { c: [1, 'x'] }, a: 1, d: undefined }));
+    assert.notEqual(propsKey({ a: 1 }), propsKey({ a: '1' }));
+    assert.notEqual(propsKey({ a: [1, 2] }), propsKey({ a: [2, 1] }));
+    assert.equal(propsKey({ at: new Date(5) }), propsKey({ at: new Date(5) }));
+    assert.notEqual(propsKey({ a: 0 }), propsKey({ a: -0 }));
+    assert.equal(propsKey({}), '{}');
+  });
+
+  it('props that cannot be compared (a function, a class instance, a cycle) get a run per instance', async () => {
+    class Post {}
+    const cyclic = /** @type {any} */ ({});
+    cyclic.self = cyclic;
+    for (const value of [() => 1, new Post(), cyclic, new Map()]) assert.equal(propsKey({ value }), null);
+    const astro = fakeAstro();
+    const loader = byProps();
+    const onClick = () => {};
+    await getLoaderData(propsBind(instance(astro, { id: 'a', onClick }), 'Card', loader));
+    await getLoaderData(propsBind(instance(astro, { id: 'a', onClick }), 'Card', loader));
+    assert.equal(loader.seen.length, 2);
+    endRequest(astro);
+  });
+
+  it('rendered without props, it shares the run a batch or context.load() started (with props {})', async () => {
+    const astro = fakeAstro();
+    const loader = byProps();
+    __startBatch(astro, [entry('Widget', loader)]);
+    const empty = await getLoaderData(propsBind(instance(astro, {}), 'Widget', loader));
+    assert.deepEqual(empty, { id: null });
+    assert.deepEqual(loader.seen, [{}]);
+    // An instance with props never gets the batch's run: it gets one with its real props.
+    assert.deepEqual(await getLoaderData(propsBind(instance(astro, { id: 'w' }), 'Widget', loader)), { id: 'w' });
+    assert.equal(loader.seen.length, 2);
+    endRequest(astro);
+  });
+
+  it('a loader that reads no props keeps one run per render, whatever the props', async () => {
+    const astro = fakeAstro();
+    const loader = counting('same');
+    await getLoaderData(bind(instance(astro, { id: 1 }), 'Plain', loader));
+    await getLoaderData(bind(instance(astro, { id: 2 }), 'Plain', loader));
+    assert.equal(loader.calls, 1);
+    endRequest(astro);
+  });
+
+  it('concurrent renders never share a props run', async () => {
+    const loader = byProps(3);
+    const one = async (id) => {
+      const astro = fakeAstro(`/p/${id}`);
+      const value = await getLoaderData(propsBind(instance(astro, { id: 'same' }), 'C', loader));
+      endRequest(astro);
+      return value;
+    };
+    await Promise.all([one('a'), one('b')]);
+    assert.equal(loader.seen.length, 2);
+  });
+
+  it('Server-Timing names the component once per props run, under its plain key', async () => {
+    const astro = fakeAstro();
+    const loader = byProps();
+    await getLoaderData(propsBind(instance(astro, { id: 'x' }), 'abc123', loader));
+    const [timing] = __renderState(astro).timings();
+    assert.equal(timing.key, 'abc123');
+    endRequest(astro);
   });
 });

@@ -226,6 +226,14 @@ pub(crate) fn find(
             names.join(", ")
         ));
     }
+    if reads.context.iter().any(|f| f == "props") {
+        // Props-aware hoisting (starting it once the values its usages pass are known) is not
+        // done yet: it runs at render, once per distinct props.
+        reasons.push(
+            "it reads its `props`, known only when the component renders: it runs then, once per distinct props"
+                .to_string(),
+        );
+    }
     let mut module = None;
     if reasons.is_empty() && r.dialect == Dialect::Frontmatter {
         match extract::loader_module(index, r, &self_id, loader_data_calls) {
