@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { analyzeProject, ConfigError } from './analyze.js';
+import { checkBudget, formatViolations, parseBaseline, parseFailOn, toSarif } from './check.js';
 import { buildHtmlReport, exitCode, formatTable, parseCosts, toJson, unknownCosts } from './report.js';
 
 /**
@@ -32,13 +33,24 @@ Options:
   --speculative      plan conditional children as started early (default: the integration's)
   --disk             read the project on disk even where Astro is installed
   --no-cache         do not read or write the on-disk analysis cache (--disk)
+
+Budget for CI (any of these turns the check on; it fails with exit 1):
+  --check            check the budget below, print each violation with file:line
+  --max-depth <n>    a route may have at most n data waves (its depth with hoisting)
+  --fail-on <list>   also fail on: not-hoisted (a loader runs at render), conditional (a loader
+                     starts only when a conditional usage renders), warning (any warning)
+  --baseline <file>  fail where the plan got worse than a saved \`analyze --json\` report: more
+                     data waves on a route, or a loader hoisted there and not now
+  --sarif <file>     write the violations and errors as SARIF 2.1.0 (code scanning)
+
   -h, --help         show this help
   -v, --version      print the version
 
 Exit codes:
   0  analyzed
   1  a route renders a file with an error (a syntax error also stops \`astro build\`), a loader
-     dependency cycle (ctx.load), or a route that cannot be planned; warnings never fail
+     dependency cycle (ctx.load), or a route that cannot be planned; or the --check budget is
+     exceeded; warnings fail only with --fail-on warning
   2  bad arguments, a root that does not exist or is not a project, an Astro config that does not
      load, or an unreadable costs file
 `;
@@ -126,6 +138,11 @@ export async function main(argv, io = {}) {
         concurrency: { type: 'string' },
         speculative: { type: 'boolean' },
         disk: { type: 'boolean', default: false },
+        check: { type: 'boolean', default: false },
+        'max-depth': { type: 'string' },
+        'fail-on': { type: 'string' },
+        baseline: { type: 'string' },
+        sarif: { type: 'string' },
         'no-cache': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
@@ -170,6 +187,33 @@ export async function main(argv, io = {}) {
     }
   }
 
+  /** @type {import('./check.js').Budget} */
+  const budget = {};
+  if (values['max-depth'] !== undefined) {
+    budget.maxDepth = Number(values['max-depth']);
+    if (!/^\s*\d+\s*$/.test(values['max-depth']) || !Number.isSafeInteger(budget.maxDepth) || budget.maxDepth < 1) {
+      return fail(`--max-depth must be a positive integer, got ${JSON.stringify(values['max-depth'])}`);
+    }
+  }
+  if (values['fail-on'] !== undefined) {
+    try {
+      budget.failOn = parseFailOn(values['fail-on']);
+    } catch (error) {
+      return fail(/** @type {Error} */ (error).message);
+    }
+  }
+  if (values.baseline !== undefined) {
+    try {
+      budget.baseline = parseBaseline(JSON.parse(readFileSync(path.resolve(cwd, values.baseline), 'utf8')));
+    } catch (error) {
+      return fail(`cannot read baseline ${values.baseline}: ${/** @type {Error} */ (error).message}`);
+    }
+  }
+  const checking = values.check || Object.keys(budget).length > 0 || values.sarif !== undefined;
+  if (values.check && Object.keys(budget).length === 0 && values.sarif === undefined) {
+    return fail('--check needs a budget: --max-depth, --fail-on or --baseline');
+  }
+
   const progress = values.json ? { onPhase: undefined, clear() {} } : terminalProgress(stderr);
   /** @type {Analysis} */
   let analysis;
@@ -195,10 +239,22 @@ export async function main(argv, io = {}) {
     stderr.write(`astro-hoist: warning: costs: no planned loader matches ${unknown.map((k) => JSON.stringify(k)).join(', ')}\n`);
   }
 
+  const violations = checking ? checkBudget(analysis, budget) : [];
   if (values.json) {
-    stdout.write(`${JSON.stringify(toJson(analysis), null, 2)}\n`);
+    const json = toJson(analysis);
+    stdout.write(`${JSON.stringify(checking ? { ...json, check: { violations } } : json, null, 2)}\n`);
   } else {
     stdout.write(formatTable(analysis, { rootLabel: rootArg }));
+    if (checking) stdout.write(formatViolations(violations));
+  }
+  if (values.sarif !== undefined) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+      writeFileSync(path.resolve(cwd, values.sarif), `${JSON.stringify(toSarif(analysis, violations, pkg.version), null, 2)}\n`);
+    } catch (error) {
+      return fail(`cannot write ${values.sarif}: ${/** @type {Error} */ (error).message}`);
+    }
+    stderr.write(`astro-hoist: wrote ${values.sarif}\n`);
   }
   if (values.html !== undefined) {
     const file = path.resolve(cwd, values.html);
@@ -209,7 +265,7 @@ export async function main(argv, io = {}) {
     }
     stderr.write(`astro-hoist: wrote ${values.html}\n`);
   }
-  return exitCode(analysis);
+  return violations.length > 0 ? 1 : exitCode(analysis);
 }
 
 /** Whether this file is the process's entry point (also through npm's `.bin` symlink). */

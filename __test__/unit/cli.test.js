@@ -344,6 +344,63 @@ test('a loader no route renders is reported once, with why', (t) => {
   assert.deepEqual(lines, ["warning: src/components/Orphan.astro:4:1: no route renders it (Astro's routes, their layouts and server islands): its loader never starts early [loader-unreached]"]);
 });
 
+test('--check: --max-depth and --fail-on fail with exit 1 and file:line; within budget it passes', () => {
+  const within = run(['analyze', TREE, '--check', '--max-depth', '2']);
+  assert.equal(within.code, 0, within.stderr);
+  assert.match(within.stdout, /^check: passed$/m);
+  const deep = run(['analyze', TREE, '--max-depth', '1', '--fail-on', 'conditional']);
+  assert.equal(deep.code, 1);
+  const failed = deep.stdout.split('\n').filter((l) => l.startsWith('check failed'));
+  assert.deepEqual(failed.map((l) => l.match(/^check failed \[([\w-]+)\] (\S+):/)?.slice(1)), [
+    ['conditional', 'src/components/Hidden.astro:5:1'],
+    ['max-depth', 'src/components/Profile.astro'],
+  ]);
+  assert.match(failed[1], /2 data waves, more than --max-depth 1 \(src\/components\/User\.astro → src\/components\/Profile\.astro\) \(route \/profile\)/);
+  const json = JSON.parse(run(['analyze', TREE, '--json', '--fail-on', 'not-hoisted']).stdout);
+  assert.deepEqual(json.check.violations, [], 'a conditional loader is not a not-hoisted one');
+  for (const bad of [['--max-depth', '0'], ['--fail-on', 'slow'], ['--check'], ['--baseline', 'missing.json']]) {
+    const r = run(['analyze', TREE, ...bad]);
+    assert.equal(r.code, 2, bad.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, bad.join(' '));
+  }
+});
+
+test('--baseline fails where the plan got worse; --sarif names each cause at its file and line', (t) => {
+  const root = makeProject(t, {
+    'package.json': '{}',
+    'src/pages/index.astro': "---\nimport A from '../components/A.astro';\n---\n<A />\n",
+    'src/components/A.astro': loaderComponent("import B from './B.astro';", '<B />'),
+    'src/components/B.astro': loaderComponent(),
+  });
+  const baseline = path.join(root, 'baseline.json');
+  writeFileSync(baseline, run(['analyze', root, '--json']).stdout);
+  assert.equal(run(['analyze', root, '--baseline', baseline]).code, 0);
+  // B's loader now reads Astro: it runs at render, after A's; the route has two waves again.
+  writeFileSync(
+    path.join(root, 'src/components/B.astro'),
+    "---\nimport { getLoaderData } from 'astro-hoist/runtime';\nexport const loader = async () => Astro.url.pathname;\nconst data = await getLoaderData();\n---\n<p/>\n",
+  );
+  const sarif = path.join(root, 'out.sarif');
+  const worse = run(['analyze', root, '--baseline', baseline, '--sarif', sarif]);
+  assert.equal(worse.code, 1, worse.stdout + worse.stderr);
+  const failed = worse.stdout.split('\n').filter((l) => l.startsWith('check failed'));
+  assert.equal(failed.length, 2, failed.join('\n'));
+  assert.match(failed[0], /\[baseline\] src\/pages\/index\.astro: 2 data waves, 1 in the baseline/);
+  assert.match(failed[1], /\[baseline\] src\/components\/B\.astro:3:1: its loader was hoisted in the baseline and is not now: .*reads `Astro`/);
+  const log = JSON.parse(readFileSync(sarif, 'utf8'));
+  assert.equal(log.version, '2.1.0');
+  const [runLog] = log.runs;
+  assert.equal(runLog.tool.driver.name, 'astro-hoist');
+  assert.deepEqual(
+    runLog.results.map((r) => [r.ruleId, r.locations[0].physicalLocation.artifactLocation.uri, r.locations[0].physicalLocation.region.startLine]),
+    [
+      ['baseline', 'src/pages/index.astro', 1],
+      ['baseline', 'src/components/B.astro', 3],
+    ],
+  );
+  assert.ok(runLog.originalUriBaseIds.PROJECTROOT.uri.startsWith('file:///'));
+});
+
 test('the package exposes the CLI as a bin', () => {
   const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8'));
   assert.deepEqual(pkg.bin, { 'astro-hoist': './js/cli.js' });
