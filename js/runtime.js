@@ -16,6 +16,7 @@
 // copy of this module (one bundled, one from node_modules) shares them.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { context as otelContext, SpanStatusCode, trace } from '@opentelemetry/api';
 
 /**
  * @typedef {import('./runtime.js').LoaderContext} LoaderContext
@@ -48,6 +49,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * @property {number | undefined} end performance.now() when it settled
  * @property {Set<Run> | null} waitsOn runs this one asked for through `context.load()` (cycle detection), once it asked
  * @property {Map<string | null, Promise<unknown>> | null} reads one wrapped promise per reading component, once read
+ * @property {'batch' | 'render' | 'load'} origin what started it: a batch, its component's getLoaderData(), context.load()
+ * @property {import('@opentelemetry/api').Span | undefined} span its OpenTelemetry span, when an SDK records it
  */
 
 const PREFIX = '[astro-hoist]';
@@ -338,7 +341,9 @@ export function __startBatch(astro, entries, options = {}, result = undefined) {
     if (!loader || (entry.conditional && !speculative)) continue;
     // Once per render: an earlier batch, reader or context.load() may have started it.
     if (lookup(state, entry.key, loader, entry.component)) continue;
-    schedule(state, createRun(state, entry.key, loader, entry.component, astro));
+    const run = createRun(state, entry.key, loader, entry.component, astro);
+    run.origin = 'batch';
+    schedule(state, run);
   }
   drain(state); // a batch may have raised the concurrency limit
 }
@@ -584,6 +589,8 @@ function createRun(state, key, loader, component, astro, props = undefined, unke
     end: undefined,
     waitsOn: null,
     reads: null,
+    origin: 'render',
+    span: undefined,
   };
   run.promise = new Promise((resolve, reject) => {
     run.resolve = resolve;
@@ -709,10 +716,11 @@ function execute(state, run, holdsSlot) {
   }
 
   const context = contextOf(state, run);
+  const span = startSpan(run);
   /** @type {unknown} */
   let result;
   try {
-    result = run.loader(context);
+    result = span ? otelContext.with(trace.setSpan(otelContext.active(), span), () => run.loader(context)) : run.loader(context);
   } catch (error) {
     settle(state, run, false, error);
     return;
@@ -739,6 +747,7 @@ function settle(state, run, ok, value) {
   run.timer = undefined;
   if (ok) run.resolve(value);
   else run.reject(value);
+  if (run.span) endSpan(run, ok, value);
   if (observers.size > 0 && run.start !== undefined && run.end !== undefined) {
     const event = { key: run.key?.split('\0')[0] ?? null, component: run.component, url: run.scope.url?.href, start: run.start, end: run.end, ok, error: ok ? undefined : value };
     for (const listener of observers) {
@@ -753,6 +762,57 @@ function settle(state, run, ok, value) {
     run.holdsSlot = false;
     state.active--;
     drain(state);
+  }
+}
+
+/** Loader spans: a no-op tracer until the app registers an OpenTelemetry SDK. */
+const tracer = trace.getTracer('astro-hoist');
+
+/**
+ * A span for a run that starts now, child of the active span (the request's, when the app traces
+ * requests); undefined when nothing records it, so an app without an SDK pays one no-op call.
+ * @param {Run} run
+ * @returns {import('@opentelemetry/api').Span | undefined}
+ */
+function startSpan(run) {
+  try {
+    const span = tracer.startSpan(`loader ${describe(run)}`, {
+      attributes: {
+        'astro_hoist.component': run.component ?? '',
+        'astro_hoist.key': run.key?.split('\0')[0] ?? '',
+        'astro_hoist.origin': run.origin,
+        'astro_hoist.props_keyed': run.scope.props !== undefined,
+      },
+    });
+    if (!span.isRecording()) return undefined;
+    run.span = span;
+    return span;
+  } catch {
+    return undefined; // A tracing SDK must never break a render.
+  }
+}
+
+/**
+ * Ends a run's span with its outcome (an error or abort is the span's status, with the error).
+ * @param {Run} run
+ * @param {boolean} ok
+ * @param {unknown} value
+ */
+function endSpan(run, ok, value) {
+  const span = /** @type {import('@opentelemetry/api').Span} */ (run.span);
+  run.span = undefined;
+  try {
+    if (!ok) {
+      const aborted = run.abortReason !== undefined && value === run.abortReason;
+      span.setAttribute('astro_hoist.outcome', aborted ? (value instanceof DOMException && value.name === 'TimeoutError' ? 'timeout' : 'aborted') : 'error');
+      if (value instanceof Error) span.recordException(value);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: value instanceof Error ? value.message : String(value) });
+    } else {
+      span.setAttribute('astro_hoist.outcome', 'ok');
+    }
+    span.end();
+  } catch {
+    // A tracing SDK must never break a render.
   }
 }
 
@@ -771,9 +831,11 @@ function loadDependency(state, parent, loader) {
   }
   const fn = /** @type {LoaderFn} */ (loader);
   const known = state.registry.get(fn);
-  const run =
-    lookup(state, known?.key, fn, known?.component) ??
-    createRun(state, known?.key, fn, known?.component, parent.scope);
+  let run = lookup(state, known?.key, fn, known?.component);
+  if (!run) {
+    run = createRun(state, known?.key, fn, known?.component, parent.scope);
+    run.origin = 'load';
+  }
   if (run.status !== 'settled') {
     // A waits for B which waits for A would never settle: reject instead of hanging.
     const cycle = pathTo(run, parent, new Set());
