@@ -252,6 +252,18 @@ pub fn plan(project: &Project, root: &str, options: &PlanOptions) -> Result<Plan
     }
 }
 
+/// Notes in a stable order: by file, position and code.
+fn sort_notes(notes: &mut [Diagnostic]) {
+    notes.sort_by(|a, b| {
+        (a.file.as_str(), a.line, a.column, a.code).cmp(&(
+            b.file.as_str(),
+            b.line,
+            b.column,
+            b.code,
+        ))
+    });
+}
+
 /// What a component's code needs of its plan, and nothing more: the batch entries, the start
 /// order (under a concurrency limit only), the notes and the files read. A build asks this of
 /// every component it transforms; the schedules, waves and critical path of a full [`Plan`] are
@@ -523,14 +535,7 @@ fn plan_as(
     }
     let machines = options.concurrency.map(|c| c.max(1) as usize);
     if detail == Detail::Batch {
-        notes.sort_by(|a, b| {
-            (a.file.as_str(), a.line, a.column, a.code).cmp(&(
-                b.file.as_str(),
-                b.line,
-                b.column,
-                b.code,
-            ))
-        });
+        sort_notes(&mut notes);
         let order = if machines.is_some() {
             let after = list_schedule(&tasks, machines, &lpt_priority(&tasks));
             after
@@ -621,14 +626,7 @@ fn plan_as(
             .then(a.start.total_cmp(&b.start))
             .then(a.component.cmp(&b.component))
     });
-    notes.sort_by(|a, b| {
-        (a.file.as_str(), a.line, a.column, a.code).cmp(&(
-            b.file.as_str(),
-            b.line,
-            b.column,
-            b.code,
-        ))
-    });
+    sort_notes(&mut notes);
     Ok(Planned::Full(Plan {
         root: project.relative(root),
         entries,
