@@ -485,6 +485,32 @@ test('creating a missing file invalidates pages whose walk could not find it', a
   assert.equal(plugin.api.withMissing.has(p('src/pages/index.astro')), false);
 });
 
+test('components of one folder share what a specifier resolves to; a created file asks again', async () => {
+  const { transform, plugin, p, root } = setup({
+    'src/pages/index.astro': `---\nimport A from '../components/A.astro';\nimport B from '../components/B.astro';\n---\n<A/><B/>\n`,
+    'src/components/A.astro': `---\nimport Shared from './Shared.astro';\nimport Later from './Later.astro';\n---\n<Shared/><Later/>\n`,
+    'src/components/B.astro': `---\nimport Shared from './Shared.astro';\nimport Later from './Later.astro';\n---\n<Shared/><Later/>\n`,
+    'src/components/Shared.astro': component(),
+  });
+  const ctx = fakeContext(root);
+  /** @type {string[]} */
+  const asked = [];
+  const resolve = ctx.resolve;
+  ctx.resolve = async (source, importer) => {
+    asked.push(source);
+    return resolve(source, importer);
+  };
+  await transform('src/pages/index.astro', ctx);
+  assert.equal(asked.filter((s) => s === './Shared.astro').length, 1, asked.join(', '));
+  assert.equal(asked.filter((s) => s === './Later.astro').length, 1);
+  // Later.astro appears: the shared answer ("missing") is dropped and Vite is asked again.
+  write(root, 'src/components/Later.astro', component());
+  await plugin.watchChange(p('src/components/Later.astro'), { event: 'create' });
+  await plugin.hotUpdate.call({ environment: { moduleGraph: fakeModuleGraph([]) } }, { type: 'create', file: p('src/components/Later.astro'), timestamp: 9, modules: [] });
+  const { result } = await transform('src/pages/index.astro', ctx);
+  assert.match(/** @type {any} */ (result).code, /Later\.astro/);
+});
+
 test('DependencyMap: set replaces, forget and deleteFile prune both directions', () => {
   const deps = new DependencyMap();
   deps.set('/p1', ['/p1', '/a', '/b']);

@@ -17,7 +17,7 @@ import { isAstroComponentId, slash, toComponentPath } from '../paths.js';
 import { readFile } from 'node:fs/promises';
 import { DependencyMap, invalidateModules, planSignature } from './hmr.js';
 import { logError, reportDiagnostics, reportNotes, reportWarnings, Said, toLog } from './log.js';
-import { settle } from './walk.js';
+import { forgetResolutions, settle } from './walk.js';
 
 /**
  * @typedef {import('../../index.js').ComponentInfo} ComponentInfo
@@ -259,6 +259,7 @@ export function hoistVitePlugin(config) {
       const before = previous.has(file) ? previous.get(file) : planSignature(p.cached(file));
       previous.delete(file);
       p.forget(file);
+      if (type !== 'update') forgetResolutions(p);
       if (type === 'update' && before) {
         const source = await readFile(file, 'utf8').catch(() => null);
         if (source !== null && planSignature(await p.update(file, source).catch(() => null)) === before) return [];
@@ -458,6 +459,8 @@ export function hoistVitePlugin(config) {
       said.forget(file);
       if (server && made && !previous.has(file)) previous.set(file, planSignature(made.cached(file)));
       made?.forget(file);
+      // A new or removed file, or a package or TypeScript config, may change what resolves where.
+      if (made && (change.event !== 'update' || /(?:^|\/)(?:package|[tj]sconfig[^/]*)\.json$/.test(file))) forgetResolutions(made);
       if (change.event !== 'delete' || server?.environments) return;
       const modules = await modulesAffectedBy(file, 'delete', Date.now());
       if (server && modules.length > 0) invalidateModules(server.moduleGraph, modules, Date.now());

@@ -56,8 +56,17 @@ async function answer(resolver, request) {
   }
   const specifier = /** @type {string} */ (request.specifier);
   const importer = /** @type {string} */ (request.importer);
-  /** @type {Answer} */
-  const base = { kind: 'resolve', specifier, importer };
+  return { kind: 'resolve', specifier, importer, ...(await resolveAnswer(resolver, specifier, importer)) };
+}
+
+/**
+ * What Vite resolves `specifier` to from `importer`.
+ * @param {Resolver} resolver
+ * @param {string} specifier
+ * @param {string} importer
+ * @returns {Promise<{ resolved?: string, external?: true }>}
+ */
+async function resolveAnswer(resolver, specifier, importer) {
   try {
     let resolved = await resolver.resolve(specifier, importer);
     if (!resolved && importer.endsWith('.astro') && !specifier.startsWith('.')) {
@@ -67,12 +76,27 @@ async function answer(resolver, request) {
       // TypeScript file beside the component gets the answer the build gets.
       resolved = await resolver.resolve(specifier, `${importer}.ts`);
     }
-    if (!resolved) return base;
-    if (resolved.external) return { ...base, external: true };
-    return { ...base, resolved: moduleId(resolved) ?? undefined };
+    if (!resolved) return {};
+    if (resolved.external) return { external: true };
+    const id = moduleId(resolved);
+    return id === null ? {} : { resolved: id };
   } catch {
-    return base;
+    return {};
   }
+}
+
+/**
+ * The key under which a resolution is shared: the specifier from the importer's folder and file
+ * type. Everything Vite's resolution reads of an importer file — relative paths, the
+ * node_modules folders above it, the tsconfig that includes it, its language — is the same for
+ * every such file in one folder, so sites whose components import the same components from one
+ * folder ask Vite once. A virtual importer shares with nothing.
+ * @param {string} importer
+ * @param {string} specifier
+ */
+function scopeKey(importer, specifier) {
+  if (!path.isAbsolute(importer)) return `${importer}\0${specifier}`;
+  return `${path.dirname(importer)}\0${path.extname(importer)}\0${specifier}`;
 }
 
 /**
@@ -86,9 +110,12 @@ async function answer(resolver, request) {
 export async function settle(project, roots, resolver, walk = (r) => project.walk(r)) {
   /** @type {Set<string>} */
   const asked = new Set();
-  let inFlight = answering.get(project);
-  if (!inFlight) answering.set(project, (inFlight = new Map()));
-  const shared = inFlight;
+  let memo = resolutions.get(project);
+  if (!memo) resolutions.set(project, (memo = new Map()));
+  const shared = memo;
+  /** @type {Map<string, Promise<Answer>>} */
+  const loads = loading.get(project) ?? new Map();
+  loading.set(project, loads);
   for (let round = 1; round <= MAX_ROUNDS; round++) {
     const requests = (await walk(roots)).filter((r) => {
       const key = requestKey(r);
@@ -100,30 +127,57 @@ export async function settle(project, roots, resolver, walk = (r) => project.wal
     /** @type {string[]} */
     const mine = [];
     const answers = await Promise.all(
-      requests.map((request) => {
+      requests.map(async (request) => {
+        if (request.kind === 'resolve') {
+          const specifier = /** @type {string} */ (request.specifier);
+          const importer = /** @type {string} */ (request.importer);
+          const key = scopeKey(importer, specifier);
+          let known = shared.get(key);
+          if (!known) {
+            known = resolveAnswer(resolver, specifier, importer);
+            shared.set(key, known);
+          }
+          return /** @type {Answer} */ ({ kind: 'resolve', specifier, importer, ...(await known) });
+        }
         const key = requestKey(request);
-        let pending = shared.get(key);
+        let pending = loads.get(key);
         if (!pending) {
           pending = answer(resolver, request);
-          shared.set(key, pending);
+          loads.set(key, pending);
           mine.push(key);
         }
         return pending;
       }),
     );
     project.answer(answers);
-    // Recorded in the project now: no walk asks again (until the file is forgotten).
-    for (const key of mine) shared.delete(key);
+    // Recorded in the project now: no walk asks again (until the module is forgotten).
+    for (const key of mine) loads.delete(key);
   }
   return MAX_ROUNDS;
 }
 
 /**
- * The questions being answered, per project: a bundler transforms many components at once, and
- * their walks meet the same shared components; each question goes to Vite once.
+ * Vite's resolutions, per project, shared by every walk (a bundler transforms many components at
+ * once, and their walks meet the same components) until a file is created, deleted or changed
+ * (`forgetResolutions`).
+ * @type {WeakMap<Project, Map<string, Promise<{ resolved?: string, external?: true }>>>}
+ */
+const resolutions = new WeakMap();
+
+/**
+ * Virtual modules being loaded, per project.
  * @type {WeakMap<Project, Map<string, Promise<Answer>>>}
  */
-const answering = new WeakMap();
+const loading = new WeakMap();
+
+/**
+ * Drops the shared resolutions of `project`: a file was created, deleted or changed, which may
+ * change what a specifier resolves to.
+ * @param {Project} project
+ */
+export function forgetResolutions(project) {
+  resolutions.get(project)?.clear();
+}
 
 /** @param {Request} r */
 function requestKey(r) {

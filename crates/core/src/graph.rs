@@ -16,7 +16,9 @@
 //! analyses and edges it affects (the file's own, and those of components whose edges passed
 //! through it), nothing else.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -417,26 +419,45 @@ impl Project {
     /// barrel reached and computes their edges. Returns the questions to answer before walking
     /// again (none: the walk is complete). A route's Markdown entry walks from its layout.
     pub fn walk(&self, roots: &[String]) -> Vec<Request> {
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen: HashSet<String> = HashSet::default();
         // Every module this walk read: the questions it opened are theirs. Other walks (a bundler
         // transforms many components at once) answer their own.
-        let mut involved: HashSet<String> = HashSet::new();
-        let mut stack: Vec<String> = roots.to_vec();
-        while let Some(id) = stack.pop() {
-            if !seen.insert(id.clone()) {
-                continue;
+        let mut involved: HashSet<String> = HashSet::default();
+        // Breadth first: each level's files are read and analyzed in parallel first (that is
+        // most of a walk's time), then their edges are followed.
+        let mut frontier: Vec<String> = roots
+            .iter()
+            .filter(|id| seen.insert((*id).clone()))
+            .cloned()
+            .collect();
+        while !frontier.is_empty() {
+            let files: Vec<String> = frontier
+                .iter()
+                .filter(|id| !is_virtual(id))
+                .cloned()
+                .collect();
+            if files.len() > 1 {
+                self.analyze_files(&files);
             }
-            involved.insert(id.clone());
-            let edges = self.edges(&id);
-            involved.extend(edges.read.iter().cloned());
-            for edge in &edges.edges {
-                stack.push(edge.to.clone());
-            }
-            if let Some(info) = self.module(&id) {
-                for dependency in self.load_dependencies(&id, &info) {
-                    stack.push(dependency);
+            let mut next = Vec::new();
+            for id in frontier {
+                involved.insert(id.clone());
+                let edges = self.edges(&id);
+                involved.extend(edges.read.iter().cloned());
+                for edge in &edges.edges {
+                    if seen.insert(edge.to.clone()) {
+                        next.push(edge.to.clone());
+                    }
+                }
+                if let Some(info) = self.module(&id) {
+                    for dependency in self.load_dependencies(&id, &info) {
+                        if seen.insert(dependency.clone()) {
+                            next.push(dependency);
+                        }
+                    }
                 }
             }
+            frontier = next;
         }
         let state = self.state.read();
         state
@@ -498,7 +519,7 @@ impl Project {
             return out;
         }
         let component = self.relative(id);
-        let mut noted: HashSet<(Code, String)> = HashSet::new();
+        let mut noted: HashSet<(Code, String)> = HashSet::default();
         for (i, usage) in info.usages.iter().enumerate() {
             let mut via = Vec::new();
             let target = self.usage_target(id, &info, usage, &mut via, &mut out.read);
@@ -732,7 +753,7 @@ impl Project {
 
     /// Every component reached from `roots` through edges (islands excluded) and `ctx.load`.
     pub fn reached(&self, roots: &[String]) -> Vec<String> {
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen: HashSet<String> = HashSet::default();
         let mut order = Vec::new();
         let mut stack: Vec<String> = roots.iter().rev().cloned().collect();
         while let Some(id) = stack.pop() {

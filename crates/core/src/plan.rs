@@ -12,7 +12,9 @@
 //! others through `ctx.load` waits for them. Loaders run once per render, however many times
 //! their component appears.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +28,7 @@ use crate::schedule::{critical_path, find_cycle, list_schedule, lpt_priority, wa
 #[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
     /// Estimated ms per loader, by component id or root-relative path (default 1).
-    pub costs: HashMap<String, f64>,
+    pub costs: std::collections::HashMap<String, f64>,
     /// Most loaders in flight at once; unlimited when `None`.
     pub concurrency: Option<u32>,
     /// Also start loaders reachable only through conditional usages with the root's batch.
@@ -164,9 +166,9 @@ fn guarded(info: &ComponentInfo) -> bool {
 /// Walks the root's tree (server islands excluded: each is a route of its own).
 fn reach(project: &Project, root: &str) -> Reach {
     let order = project.reached(&[root.to_string()]);
-    let mut conditional: HashMap<String, bool> = HashMap::new();
-    let mut blockers: HashMap<String, BTreeSet<String>> = HashMap::new();
-    let mut batch_wait: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let mut conditional: HashMap<String, bool> = HashMap::default();
+    let mut blockers: HashMap<String, BTreeSet<String>> = HashMap::default();
+    let mut batch_wait: HashMap<String, BTreeSet<String>> = HashMap::default();
     conditional.insert(root.to_string(), false);
     blockers.insert(root.to_string(), BTreeSet::new());
     batch_wait.insert(root.to_string(), BTreeSet::new());
@@ -331,7 +333,7 @@ fn plan_as(
     let reached = reach(project, root);
     let mut complete = true;
     let mut notes: Vec<Diagnostic> = Vec::new();
-    let mut noted: HashSet<(Code, String, u32, u32)> = HashSet::new();
+    let mut noted: HashSet<(Code, String, u32, u32)> = HashSet::default();
     let mut note = |d: Diagnostic, notes: &mut Vec<Diagnostic>| {
         if noted.insert((d.code, d.file.clone(), d.line, d.column)) {
             notes.push(d);
@@ -366,7 +368,7 @@ fn plan_as(
         .filter(|c| project.module(c).is_some_and(|i| i.loader.is_some()))
         .cloned()
         .collect();
-    let mut deps_of: HashMap<String, Vec<String>> = HashMap::new();
+    let mut deps_of: HashMap<String, Vec<String>> = HashMap::default();
     let mut i = 0;
     while i < comps.len() {
         let c = comps[i].clone();
@@ -650,8 +652,8 @@ fn plan_as(
 /// runs early), or only through conditional usages or guards (info: it starts when its
 /// conditional ancestor renders). Sorted by file.
 pub fn unreached_loaders(project: &Project) -> Vec<Diagnostic> {
-    let mut unconditional: HashSet<String> = HashSet::new();
-    let mut conditional: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let mut unconditional: HashSet<String> = HashSet::default();
+    let mut conditional: HashMap<String, BTreeSet<String>> = HashMap::default();
     for route in project.routes() {
         let Ok(Some(root)) = project.route_root(&route) else {
             continue;
