@@ -96,7 +96,12 @@ impl AnalysisCache {
                 || crate::trust::consistent(&hit.info, source, filename, options.root.as_deref())
             {
                 if !hit.trusted {
-                    self.insert(key, (*hit.info).clone(), true);
+                    // Checked now: trusted from here on (in place, no copy of the analysis).
+                    if let Some(entry) = self.entries.lock().get_mut(&key) {
+                        if Arc::ptr_eq(&entry.info, &hit.info) {
+                            entry.trusted = true;
+                        }
+                    }
                 }
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 return ((*hit.info).clone(), key, true);
