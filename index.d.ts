@@ -299,7 +299,7 @@ export interface LoaderInfo {
 }
 
 /** How a loader is declared. */
-export type LoaderKind = 'arrow' | 'function' | 'defineLoader'
+export type LoaderKind = 'arrow' | 'function' | 'defineLoader' | 'defineBatchLoader'
 
 /**
  * A hoistable loader's module-level closure: its statement and the exported declarations it

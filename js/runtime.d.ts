@@ -88,6 +88,28 @@ export function defineLoader<Props = Record<string, any>, T = any>(
   loader: (context: LoaderContext<Props>) => T,
 ): (context: LoaderContext<Props>) => T;
 
+/**
+ * A loader that loads every instance of its component rendered together in one call (the N+1
+ * problem of a list, solved): `load` gets the props of each instance (equal props once) and
+ * returns one result per entry, in the same order. An entry that is an `Error` rejects only its
+ * instance's `getLoaderData()`; a thrown error or a result of the wrong length rejects every
+ * instance of the call. `getLoaderData<typeof loader>()` resolves to one entry.
+ *
+ * @example
+ * export const loader = defineBatchLoader(async (propsList: Props[], { signal }) => {
+ *   const cards = await db.cards(propsList.map((p) => p.id), { signal });
+ *   return propsList.map((p) => cards.get(p.id));
+ * });
+ * const card = await getLoaderData<typeof loader>();
+ */
+export function defineBatchLoader<Props = Record<string, any>, T = any>(
+  load: (propsList: Props[], context: LoaderContext<Record<string, never>>) => T[] | Promise<T[]>,
+  options?: {
+    /** Entries per call at most; more instances make more calls. Default: no limit. */
+    maxBatchSize?: number;
+  },
+): (context: LoaderContext<Props>) => Promise<T>;
+
 /** @internal The `Astro` fields the runtime reads. */
 export interface AstroLike {
   locals: object;

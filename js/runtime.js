@@ -209,6 +209,10 @@ class RenderState {
     this.cleanups = [];
     /** @type {Set<string>} components already told their props cannot be compared (dev) */
     this.unkeyedNoted = new Set();
+    /** @type {Map<LoaderFn, Run[]>} batch-loader runs waiting for their call, by loader */
+    this.batchQueue = new Map();
+    /** @type {Set<AbortController>} the batch calls in flight */
+    this.batchCalls = new Set();
 
     const scope = RequestScope.current();
     if (scope && !scope.ended) scope.states.add(this);
@@ -238,6 +242,8 @@ class RenderState {
     this.ended = { reason: why };
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     for (const run of this.list) abortRun(this, run, why);
+    for (const call of this.batchCalls) call.abort(why);
+    this.batchCalls.clear();
   }
 
   /**
@@ -701,6 +707,10 @@ function contextOf(state, run) {
  */
 function execute(state, run, holdsSlot) {
   if (run.status === 'settled' || run.status === 'running') return;
+  if (BATCH in run.loader) {
+    enqueueBatch(state, run);
+    return;
+  }
   run.status = 'running';
   run.holdsSlot = holdsSlot;
   if (holdsSlot) state.active++;
@@ -763,6 +773,141 @@ function settle(state, run, ok, value) {
     state.active--;
     drain(state);
   }
+}
+
+/** Marks a loader made by `defineBatchLoader`, with what its calls need. */
+const BATCH = Symbol.for('astro-hoist.batchLoader');
+
+/**
+ * @typedef {object} BatchSpec
+ * @property {(propsList: Record<string, unknown>[], context: LoaderContext) => unknown} load
+ * @property {number} maxBatchSize
+ */
+
+/**
+ * A loader that loads every instance of a component rendered together in one call: `load`
+ * receives the props of each instance (distinct props once) and returns one result per entry,
+ * in order; an entry that is an `Error` fails only its instance.
+ * @template [Props=Record<string, any>]
+ * @template [T=any]
+ * @param {(propsList: Props[], context: import('./runtime.js').LoaderContext<Record<string, never>>) => T[] | Promise<T[]>} load
+ * @param {{ maxBatchSize?: number }} [options] `maxBatchSize`: entries per call at most (default: no limit)
+ * @returns {(context: import('./runtime.js').LoaderContext<Props>) => Promise<T>}
+ */
+export function defineBatchLoader(load, options = {}) {
+  if (typeof load !== 'function') throw new TypeError(`${PREFIX} defineBatchLoader() expects a function, got ${typeof load}`);
+  const max = options.maxBatchSize ?? Infinity;
+  if (!(max === Infinity || (Number.isSafeInteger(max) && max >= 1))) {
+    throw new TypeError(`${PREFIX} defineBatchLoader(): maxBatchSize must be a positive integer, got ${String(max)}`);
+  }
+  /** @type {BatchSpec} */
+  const spec = { load: /** @type {BatchSpec['load']} */ (load), maxBatchSize: max };
+  // Called directly (not through astro-hoist's runtime, e.g. in a test): a batch of one.
+  const loader = async (/** @type {LoaderContext} */ context) => {
+    const results = await load([/** @type {Props} */ (context.props ?? {})], /** @type {any} */ (context));
+    if (!Array.isArray(results) || results.length !== 1) throw new Error(`${PREFIX} a batch loader must return one result per entry (1), got ${describeResult(results)}`);
+    if (results[0] instanceof Error) throw results[0];
+    return results[0];
+  };
+  Object.defineProperty(loader, BATCH, { value: spec });
+  return /** @type {any} */ (loader);
+}
+
+/**
+ * Queues a batch loader's run for the loader's next call in this render: the call goes out once
+ * everything that renders together has asked (after the current turn of the event loop).
+ * @param {RenderState} state
+ * @param {Run} run
+ */
+function enqueueBatch(state, run) {
+  run.status = 'running';
+  const queue = state.batchQueue.get(run.loader);
+  if (queue) {
+    queue.push(run);
+    return;
+  }
+  state.batchQueue.set(run.loader, [run]);
+  setImmediate(() => {
+    const runs = state.batchQueue.get(run.loader) ?? [];
+    state.batchQueue.delete(run.loader);
+    const live = runs.filter((r) => r.status === 'running');
+    const { maxBatchSize } = /** @type {BatchSpec} */ (/** @type {any} */ (run.loader)[BATCH]);
+    for (let i = 0; i < live.length; i += Math.min(maxBatchSize, live.length)) {
+      callBatch(state, live.slice(i, i + Math.min(maxBatchSize, live.length)));
+    }
+  });
+}
+
+/**
+ * One call of a batch loader for `runs` (distinct props each). Its timing, timeout, signal and
+ * span are the call's, carried by the first run; every run settles with its own entry.
+ * @param {RenderState} state
+ * @param {Run[]} runs
+ */
+function callBatch(state, runs) {
+  const [first] = runs;
+  const { load } = /** @type {BatchSpec} */ (/** @type {any} */ (first.loader)[BATCH]);
+  const controller = new AbortController();
+  state.batchCalls.add(controller);
+  first.start = performance.now();
+  const span = startSpan(first);
+  span?.setAttribute('astro_hoist.batch_size', runs.length);
+  const timeout = state.timeout;
+  const timer =
+    timeout === undefined
+      ? undefined
+      : setTimeout(() => {
+          const reason = new DOMException(`loader timed out after ${timeout} ms`, 'TimeoutError');
+          controller.abort(reason);
+          for (const r of runs) abortRun(state, r, reason);
+        }, timeout);
+  timer?.unref?.();
+  const { params, url, request, locals } = first.scope;
+  /** @type {LoaderContext} */
+  const context = {
+    params,
+    url,
+    request,
+    locals: /** @type {LoaderContext['locals']} */ (locals),
+    props: {},
+    signal: controller.signal,
+    load: /** @type {LoaderContext['load']} */ ((loader) => loadDependency(state, first, loader)),
+  };
+  const done = () => {
+    clearTimeout(timer);
+    state.batchCalls.delete(controller);
+  };
+  /** @param {unknown} error */
+  const failAll = (error) => {
+    done();
+    for (const r of runs) settle(state, r, false, error);
+  };
+  /** @type {unknown} */
+  let result;
+  try {
+    result = span
+      ? otelContext.with(trace.setSpan(otelContext.active(), span), () => load(runs.map((r) => r.scope.props ?? {}), context))
+      : load(runs.map((r) => r.scope.props ?? {}), context);
+  } catch (error) {
+    failAll(error);
+    return;
+  }
+  Promise.resolve(result).then((values) => {
+    if (!Array.isArray(values) || values.length !== runs.length) {
+      failAll(new Error(`${PREFIX} the batch loader of ${describe(first)} must return one result per entry (${runs.length}), in order; got ${describeResult(values)}`));
+      return;
+    }
+    done();
+    runs.forEach((r, i) => {
+      const value = values[i];
+      settle(state, r, !(value instanceof Error), value);
+    });
+  }, failAll);
+}
+
+/** @param {unknown} value */
+function describeResult(value) {
+  return Array.isArray(value) ? `${value.length} results` : value === null ? 'null' : typeof value;
 }
 
 /** Loader spans: a no-op tracer until the app registers an OpenTelemetry SDK. */

@@ -95,6 +95,7 @@ impl From<core::loader::Loader> for LoaderInfo {
                 core::loader::LoaderKind::Arrow => LoaderKind::Arrow,
                 core::loader::LoaderKind::Function => LoaderKind::Function,
                 core::loader::LoaderKind::DefineLoader => LoaderKind::DefineLoader,
+                core::loader::LoaderKind::DefineBatchLoader => LoaderKind::DefineBatchLoader,
             },
             span: l.span.into(),
             reads: LoaderReads {

@@ -62,6 +62,8 @@ pub enum LoaderKind {
     Function,
     /// `export const loader = defineLoader(async (ctx) => …)`
     DefineLoader,
+    /// `export const loader = defineBatchLoader(async (propsList, ctx) => …)`
+    DefineBatchLoader,
 }
 
 /// How a route reaches its components.

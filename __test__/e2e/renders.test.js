@@ -228,6 +228,33 @@ for (const env of ENVIRONMENTS) {
       for (const [i, slug] of ['t2', 't3', 't2'].entries()) assert.match(pages[i].text, new RegExp(`data-thread="/thread/${slug}"`));
     });
 
+    test('batch loaders: a list of 50 makes one call per wave (cards, then their badges); errors stay per item', async () => {
+      const a = await answer(servers.hoisted, api, '/cards');
+      const b = await answer(servers.plain, api, '/cards');
+      assert.equal(a.status, 200);
+      assert.equal(a.html, b.html, 'the same HTML as plain Astro');
+      assert.equal([...a.html.matchAll(/data-card="id\d:cards"/g)].length, 40);
+      const calls = (/** @type {Record<string, number>} */ c, /** @type {string} */ prefix) => Object.entries(c).filter(([p]) => p.startsWith(prefix));
+      // The hidden items' id4 is in no call; each distinct id once.
+      assert.deepEqual(calls(a.calls, '/cards/'), [['/cards/id0,id1,id2,id3', 1]]);
+      const badges = calls(a.calls, '/badges/');
+      assert.equal(badges.length, 1, JSON.stringify(a.calls));
+      assert.deepEqual(badges[0][0].slice('/badges/'.length).split(',').sort(), ['u0', 'u1', 'u2']);
+      // Plain Astro: one call per instance.
+      assert.equal(calls(b.calls, '/cards/').reduce((n, [, count]) => n + count, 0), 40);
+      const broken = await answer(servers.hoisted, api, '/cards?broken');
+      const brokenPlain = await answer(servers.plain, api, '/cards?broken');
+      assert.equal(broken.html, brokenPlain.html);
+      assert.match(broken.html, /data-card="broken:failed"/);
+      assert.equal([...broken.html.matchAll(/data-card="id\d:cards"/g)].length, 40, 'only the broken item fails');
+      // Concurrent requests never share a call.
+      api.reset();
+      const pages = await Promise.all([1, 2, 3].map(() => fetchResponse(`${servers.hoisted.url}/cards`)));
+      for (const page of pages) assert.equal([...page.text.matchAll(/data-card="id\d:cards"/g)].length, 40);
+      await new Promise((resolve) => setTimeout(resolve, DELAY_MS + 20));
+      assert.deepEqual(calls(Object.fromEntries(api.counts), '/cards/'), [['/cards/id0,id1,id2,id3', 3]]);
+    });
+
     test('cookies and headers set by a child while the body streams behave as in plain Astro', async () => {
       const a = await samePlain(pair(), '/cookies');
       assert.ok(a.cookies.some((c) => c.startsWith('early=1')), JSON.stringify(a.cookies));

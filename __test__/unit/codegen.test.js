@@ -50,6 +50,17 @@ test('a loader that reads its props (or passes its context on) is bound to run o
   assert.doesNotMatch(loaderBinding(none, 'x.astro'), /props/);
 });
 
+test('a batch loader (defineBatchLoader) runs when its instances render, bound as one that reads props', () => {
+  const info = analyze(
+    "---\nimport { defineBatchLoader, getLoaderData } from 'astro-hoist/runtime';\nimport { db } from './db';\nexport const loader = defineBatchLoader(async (list, { signal }) => db.cards(list.map((p) => p.id), { signal }));\nconst card = await getLoaderData();\n---\n",
+  );
+  assert.equal(info.loader?.kind, 'defineBatchLoader');
+  assert.equal(info.loader?.hoistable, false);
+  assert.match(info.loader?.reason ?? '', /a batch loader/);
+  assert.deepEqual(info.loader?.reads.context, ['signal', 'props']);
+  assert.match(loaderBinding(info, 'x.astro'), /props: true/);
+});
+
 test('a component: its loader stays, getLoaderData() is bound, the loader registers after compile', () => {
   const source = [
     '---',

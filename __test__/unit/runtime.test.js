@@ -2,7 +2,7 @@
 // `Astro` is simulated as a plain object; the middleware is called with a fake `next`.
 import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { __existingRenderState, __registerLoader, __renderState, __startBatch, defineLoader, getLoaderData, propsKey } from '../../js/runtime.js';
+import { __existingRenderState, __registerLoader, __renderState, __startBatch, defineBatchLoader, defineLoader, getLoaderData, propsKey } from '../../js/runtime.js';
 import { onRequest, opaqueServerTimingHeader, serverTimingHeader } from '../../js/middleware.js';
 
 // Any rejection nobody handled fails the last test of this file (and node:test's own check).
@@ -940,5 +940,100 @@ describe('loaders that read their props', () => {
     const [timing] = __renderState(astro).timings();
     assert.equal(timing.key, 'abc123');
     endRequest(astro);
+  });
+});
+
+describe('batch loaders', () => {
+  const instance = (astro, props) => ({ ...astro, props });
+  const propsBind = (astro, key, loader) => ({ ...bind(astro, key, loader), props: true });
+  /** A batch loader recording each call's props list; answers `card:<id>`, or an Error for id 'bad'. */
+  function cards(options) {
+    /** @type {string[][]} */
+    const calls = [];
+    const loader = defineBatchLoader(async (propsList) => {
+      calls.push(propsList.map((p) => p.id));
+      await delay(2);
+      return propsList.map((p) => (p.id === 'bad' ? new Error(`no card ${p.id}`) : `card:${p.id}`));
+    }, options);
+    return { loader, calls };
+  }
+
+  it('one call for every instance rendered together, equal props once, each gets its own entry', async () => {
+    const astro = fakeAstro();
+    const { loader, calls } = cards();
+    const ids = Array.from({ length: 50 }, (_, i) => `id${i % 5}`);
+    const reads = ids.map((id) => getLoaderData(propsBind(instance(astro, { id }), 'Card', loader)));
+    assert.deepEqual(await Promise.all(reads), ids.map((id) => `card:${id}`));
+    assert.deepEqual(calls, [['id0', 'id1', 'id2', 'id3', 'id4']]);
+    // Server-Timing: the call is one loader run.
+    assert.equal(__renderState(astro).timings().length, 1);
+    endRequest(astro);
+  });
+
+  it('instances that render later (after the first call went out) make a later call', async () => {
+    const astro = fakeAstro();
+    const { loader, calls } = cards();
+    const first = getLoaderData(propsBind(instance(astro, { id: 'a' }), 'Card', loader));
+    await first;
+    const second = await getLoaderData(propsBind(instance(astro, { id: 'b' }), 'Card', loader));
+    assert.equal(second, 'card:b');
+    assert.deepEqual(calls, [['a'], ['b']]);
+    endRequest(astro);
+  });
+
+  it('an Error entry fails only its instance; a wrong length or a throw fails every instance of the call', async () => {
+    const astro = fakeAstro();
+    const { loader } = cards();
+    const good = getLoaderData(propsBind(instance(astro, { id: 'ok' }), 'Card', loader));
+    const bad = getLoaderData(propsBind(instance(astro, { id: 'bad' }), 'Card', loader));
+    assert.equal(await good, 'card:ok');
+    await assert.rejects(bad, (error) => error instanceof Error && /loader of src\/components\/Card\.astro failed: no card bad/.test(error.message));
+    const short = defineBatchLoader(async () => ['only one']);
+    const a = getLoaderData(propsBind(instance(astro, { id: 1 }), 'Short', short));
+    const b = getLoaderData(propsBind(instance(astro, { id: 2 }), 'Short', short));
+    for (const read of [a, b]) await assert.rejects(read, /must return one result per entry \(2\), in order; got 1 results/);
+    const throwing = defineBatchLoader(async () => {
+      throw new Error('db down');
+    });
+    await assert.rejects(getLoaderData(propsBind(instance(astro, { id: 1 }), 'T', throwing)), /db down/);
+    endRequest(astro);
+  });
+
+  it('maxBatchSize splits the instances over several calls', async () => {
+    const astro = fakeAstro();
+    const { loader, calls } = cards({ maxBatchSize: 2 });
+    await Promise.all(['a', 'b', 'c'].map((id) => getLoaderData(propsBind(instance(astro, { id }), 'Card', loader))));
+    assert.deepEqual(calls, [['a', 'b'], ['c']]);
+    assert.throws(() => defineBatchLoader(async () => [], { maxBatchSize: 0 }), /maxBatchSize must be a positive integer/);
+    endRequest(astro);
+  });
+
+  it('concurrent renders never share a call; the end of a render aborts its call', async () => {
+    const { loader, calls } = cards();
+    const one = async (path) => {
+      const astro = fakeAstro(path);
+      const value = await getLoaderData(propsBind(instance(astro, { id: 'same' }), 'Card', loader));
+      endRequest(astro);
+      return value;
+    };
+    assert.deepEqual(await Promise.all([one('/a'), one('/b')]), ['card:same', 'card:same']);
+    assert.equal(calls.length, 2);
+    const astro = fakeAstro();
+    /** @type {AbortSignal | undefined} */
+    let seen;
+    const slow = defineBatchLoader((list, { signal }) => {
+      seen = signal;
+      return new Promise(() => {});
+    });
+    const read = getLoaderData(propsBind(instance(astro, { id: 1 }), 'Slow', slow));
+    await ticks();
+    endRequest(astro);
+    await assert.rejects(read);
+    assert.equal(seen?.aborted, true);
+  });
+
+  it('called directly (outside astro-hoist), a batch loader is a batch of one', async () => {
+    const { loader } = cards();
+    assert.equal(await loader(/** @type {any} */ ({ props: { id: 'x' } })), 'card:x');
   });
 });

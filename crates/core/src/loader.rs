@@ -35,6 +35,8 @@ pub enum LoaderKind {
     Function,
     /// `export const loader = defineLoader(async (ctx) => …)`
     DefineLoader,
+    /// `export const loader = defineBatchLoader(async (propsList, ctx) => …)`
+    DefineBatchLoader,
 }
 
 /// What a loader reads.
@@ -201,9 +203,12 @@ pub(crate) fn find(
     };
     follow_reads(r, &self_id, refs.refs, &mut reads);
 
+    // A batch loader takes the props of its instances first, the context second.
+    let batch = kind == LoaderKind::DefineBatchLoader;
+    let at = usize::from(batch);
     let param = match &body {
-        Body::Arrow(a) => a.params.first(),
-        Body::Function(f) => f.params.first().map(|p| &p.pat),
+        Body::Arrow(a) => a.params.get(at),
+        Body::Function(f) => f.params.get(at).map(|p| &p.pat),
         Body::Other(_) => None,
     };
     let mut context = ContextUse::new(r, param);
@@ -213,6 +218,9 @@ pub(crate) fn find(
         Body::Other(_) => {}
     }
     reads.context = context.fields;
+    if batch {
+        push_unique(&mut reads.context, "props".to_string());
+    }
     let depends_on = context.loads;
 
     let mut reasons = Vec::new();
@@ -226,7 +234,12 @@ pub(crate) fn find(
             names.join(", ")
         ));
     }
-    if reads.context.iter().any(|f| f == "props") {
+    if batch {
+        reasons.push(
+            "a batch loader: it runs when its instances render, one call for the instances that render together"
+                .to_string(),
+        );
+    } else if reads.context.iter().any(|f| f == "props") {
         // Props-aware hoisting (starting it once the values its usages pass are known) is not
         // done yet: it runs at render, once per distinct props.
         reasons.push(
@@ -276,14 +289,19 @@ fn classify(init: &Expr) -> Option<(LoaderKind, Body<'_>)> {
             callee: Callee::Expr(callee),
             args,
             ..
-        }) if matches!(unwrap_expr(callee), Expr::Ident(i) if &*i.sym == "defineLoader") => {
+        }) if matches!(unwrap_expr(callee), Expr::Ident(i) if &*i.sym == "defineLoader" || &*i.sym == "defineBatchLoader") =>
+        {
+            let kind = match unwrap_expr(callee) {
+                Expr::Ident(i) if &*i.sym == "defineBatchLoader" => LoaderKind::DefineBatchLoader,
+                _ => LoaderKind::DefineLoader,
+            };
             let arg = args.first().map(|a| unwrap_expr(&a.expr))?;
             let body = match arg {
                 Expr::Arrow(a) => Body::Arrow(a),
                 Expr::Fn(f) => Body::Function(&f.function),
                 other => Body::Other(other),
             };
-            Some((LoaderKind::DefineLoader, body))
+            Some((kind, body))
         }
         _ => None,
     }
