@@ -27,6 +27,7 @@ import { ensureEnv, installPackedAddon, stopAll } from '../harness/harness.js';
 import { runBuild } from './build.js';
 import { runCore } from './core.js';
 import { runFanout } from './fanout.js';
+import { runLists } from './lists.js';
 import { runPages } from './pages.js';
 import { runScale } from './scale.js';
 import { runStream } from './stream.js';
@@ -100,6 +101,7 @@ async function main() {
     if (wanted('3')) sections.push(throughput);
   }
   if (wanted('6')) sections.push(await runStream(ctx));
+  if (wanted('8')) sections.push(await runLists(ctx));
   if (wanted('4')) sections.push(await runBuild(ctx));
   if (wanted('7')) sections.push(await runScale(ctx));
   sections.sort((a, b) => Number(a.id) - Number(b.id));

@@ -18,10 +18,27 @@ import http from 'node:http';
  * `{ path, n, label, delayMs }` (n: this path's call number, label: the last path segment).
  * Query parameters shape one answer: `?delay=<ms>` overrides the delay, `?status=<code>` answers
  * with that status (JSON `{ error }`), `?hang=1` never answers (until the client aborts).
- * @param {{ delayMs?: number }} [options]
+ * `slots` models a data source with a connection pool: at most that many calls are answered at a
+ * time, the others wait for a free slot (each call holds one for its delay).
+ * @param {{ delayMs?: number, slots?: number }} [options]
  * @returns {Promise<LatencyApi>}
  */
-export function startLatencyApi({ delayMs = 50 } = {}) {
+export function startLatencyApi({ delayMs = 50, slots = Infinity } = {}) {
+  let busy = 0;
+  /** @type {(() => void)[]} */
+  const waiting = [];
+  /** @param {() => void} start */
+  const acquire = (start) => {
+    if (busy < slots) {
+      busy++;
+      start();
+    } else waiting.push(start);
+  };
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else busy--;
+  };
   const started = performance.now();
   /** @type {Map<string, number>} */
   const counts = new Map();
@@ -45,15 +62,34 @@ export function startLatencyApi({ delayMs = 50 } = {}) {
 
     const delay = url.searchParams.has('delay') ? Number(url.searchParams.get('delay')) : delayMs;
     const status = url.searchParams.has('status') ? Number(url.searchParams.get('status')) : 200;
-    const timer = setTimeout(() => {
-      answered = true;
-      const body =
-        status >= 200 && status < 300
-          ? { path: pathname, n, label: pathname.split('/').filter(Boolean).pop() ?? '', delayMs: delay }
-          : { error: `status ${status} requested`, path: pathname, n };
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    }, delay);
-    res.on('close', () => clearTimeout(timer));
+    /** @type {NodeJS.Timeout | undefined} */
+    let timer;
+    let holding = false;
+    res.on('close', () => {
+      clearTimeout(timer);
+      if (holding) {
+        holding = false;
+        release();
+      }
+    });
+    acquire(() => {
+      holding = true;
+      if (res.destroyed) {
+        holding = false;
+        release();
+        return;
+      }
+      timer = setTimeout(() => {
+        answered = true;
+        holding = false;
+        release();
+        const body =
+          status >= 200 && status < 300
+            ? { path: pathname, n, label: pathname.split('/').filter(Boolean).pop() ?? '', delayMs: delay }
+            : { error: `status ${status} requested`, path: pathname, n };
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      }, delay);
+    });
   });
   // Loaders fetch with keep-alive. undici reuses a socket only while more than a second of the
   // server's keep-alive remains, so 1 s would mean a new connection per fetch; stop() closes
