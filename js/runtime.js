@@ -213,6 +213,8 @@ class RenderState {
     this.batchQueue = new Map();
     /** @type {Set<AbortController>} the batch calls in flight */
     this.batchCalls = new Set();
+    /** @type {Run[][]} batch calls waiting for a concurrency slot, in start order */
+    this.batchWaiting = [];
 
     const scope = RequestScope.current();
     if (scope && !scope.ended) scope.states.add(this);
@@ -668,6 +670,7 @@ function schedule(state, run) {
  * @param {RenderState} state
  */
 function drain(state) {
+  startBatchCalls(state);
   while (state.active < state.concurrency && state.queue.length > 0) {
     const next = /** @type {Run} */ (state.queue.shift());
     // Skip runs aborted while queued, or started early as some loader's dependency.
@@ -832,10 +835,21 @@ function enqueueBatch(state, run) {
     state.batchQueue.delete(run.loader);
     const live = runs.filter((r) => r.status === 'running');
     const { maxBatchSize } = /** @type {BatchSpec} */ (/** @type {any} */ (run.loader)[BATCH]);
-    for (let i = 0; i < live.length; i += Math.min(maxBatchSize, live.length)) {
-      callBatch(state, live.slice(i, i + Math.min(maxBatchSize, live.length)));
-    }
+    const size = Math.min(maxBatchSize, live.length);
+    for (let i = 0; i < live.length; i += size) state.batchWaiting.push(live.slice(i, i + size));
+    startBatchCalls(state);
   });
+}
+
+/**
+ * Starts waiting batch calls while concurrency slots are free: a call holds one slot.
+ * @param {RenderState} state
+ */
+function startBatchCalls(state) {
+  while (state.batchWaiting.length > 0 && state.active < state.concurrency) {
+    const live = /** @type {Run[]} */ (state.batchWaiting.shift()).filter((r) => r.status === 'running');
+    if (live.length > 0) callBatch(state, live);
+  }
 }
 
 /**
@@ -849,6 +863,9 @@ function callBatch(state, runs) {
   const { load } = /** @type {BatchSpec} */ (/** @type {any} */ (first.loader)[BATCH]);
   const controller = new AbortController();
   state.batchCalls.add(controller);
+  // The call holds one concurrency slot, through its first run.
+  first.holdsSlot = true;
+  state.active++;
   first.start = performance.now();
   const span = startSpan(first);
   span?.setAttribute('astro_hoist.batch_size', runs.length);

@@ -228,31 +228,35 @@ for (const env of ENVIRONMENTS) {
       for (const [i, slug] of ['t2', 't3', 't2'].entries()) assert.match(pages[i].text, new RegExp(`data-thread="/thread/${slug}"`));
     });
 
-    test('batch loaders: a list of 50 makes one call per wave (cards, then their badges); errors stay per item', async () => {
+    test('batch loaders: a list of 50 items (5 ids) makes one call per wave (cards, then their badges); errors stay per item', async () => {
       const a = await answer(servers.hoisted, api, '/cards');
       const b = await answer(servers.plain, api, '/cards');
       assert.equal(a.status, 200);
       assert.equal(a.html, b.html, 'the same HTML as plain Astro');
-      assert.equal([...a.html.matchAll(/data-card="id\d:cards"/g)].length, 40);
+      assert.equal([...a.html.matchAll(/data-card="id\d:cards"/g)].length, 42);
       const calls = (/** @type {Record<string, number>} */ c, /** @type {string} */ prefix) => Object.entries(c).filter(([p]) => p.startsWith(prefix));
-      // The hidden items' id4 is in no call; each distinct id once.
-      assert.deepEqual(calls(a.calls, '/cards/'), [['/cards/id0,id1,id2,id3', 1]]);
+      // One call with the 5 distinct ids of the 42 shown items; the hidden items' id5 is in none.
+      assert.deepEqual(calls(a.calls, '/cards/'), [['/cards/id0,id1,id2,id3,id4', 1]]);
       const badges = calls(a.calls, '/badges/');
       assert.equal(badges.length, 1, JSON.stringify(a.calls));
       assert.deepEqual(badges[0][0].slice('/badges/'.length).split(',').sort(), ['u0', 'u1', 'u2']);
       // Plain Astro: one call per instance.
-      assert.equal(calls(b.calls, '/cards/').reduce((n, [, count]) => n + count, 0), 40);
+      assert.equal(calls(b.calls, '/cards/').reduce((n, [, count]) => n + count, 0), 42);
       const broken = await answer(servers.hoisted, api, '/cards?broken');
       const brokenPlain = await answer(servers.plain, api, '/cards?broken');
       assert.equal(broken.html, brokenPlain.html);
       assert.match(broken.html, /data-card="broken:failed"/);
-      assert.equal([...broken.html.matchAll(/data-card="id\d:cards"/g)].length, 40, 'only the broken item fails');
+      assert.equal([...broken.html.matchAll(/data-card="id\d:cards"/g)].length, 42, 'only the broken item fails');
+      // A call that throws fails every instance of that call (plain Astro fails only the one).
+      const boom = await answer(servers.hoisted, api, '/cards?boom');
+      assert.equal(boom.status, 200);
+      assert.equal([...boom.html.matchAll(/data-card="[^"]+:failed"/g)].length, 43);
       // Concurrent requests never share a call.
       api.reset();
       const pages = await Promise.all([1, 2, 3].map(() => fetchResponse(`${servers.hoisted.url}/cards`)));
-      for (const page of pages) assert.equal([...page.text.matchAll(/data-card="id\d:cards"/g)].length, 40);
+      for (const page of pages) assert.equal([...page.text.matchAll(/data-card="id\d:cards"/g)].length, 42);
       await new Promise((resolve) => setTimeout(resolve, DELAY_MS + 20));
-      assert.deepEqual(calls(Object.fromEntries(api.counts), '/cards/'), [['/cards/id0,id1,id2,id3', 3]]);
+      assert.deepEqual(calls(Object.fromEntries(api.counts), '/cards/'), [['/cards/id0,id1,id2,id3,id4', 3]]);
     });
 
     test('cookies and headers set by a child while the body streams behave as in plain Astro', async () => {

@@ -1032,6 +1032,28 @@ describe('batch loaders', () => {
     assert.equal(seen?.aborted, true);
   });
 
+  it('a call holds one concurrency slot: with concurrency 1, another loader starts after it', async () => {
+    const astro = fakeAstro();
+    /** @type {string[]} */
+    const events = [];
+    const batch = defineBatchLoader(async (list) => {
+      events.push(`batch start ${list.length}`);
+      await delay(5);
+      events.push('batch end');
+      return list.map((p) => p.id);
+    });
+    const other = async () => {
+      events.push('other start');
+      return 'other';
+    };
+    const reads = ['a', 'b'].map((id) => getLoaderData({ ...propsBind(instance(astro, { id }), 'B', batch), options: { concurrency: 1 } }));
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = getLoaderData({ ...bind(astro, 'O', other), options: { concurrency: 1 } });
+    assert.deepEqual(await Promise.all([...reads, later]), ['a', 'b', 'other']);
+    assert.deepEqual(events, ['batch start 2', 'batch end', 'other start']);
+    endRequest(astro);
+  });
+
   it('called directly (outside astro-hoist), a batch loader is a batch of one', async () => {
     const { loader } = cards();
     assert.equal(await loader(/** @type {any} */ ({ props: { id: 'x' } })), 'card:x');
