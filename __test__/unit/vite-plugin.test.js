@@ -219,6 +219,14 @@ test('a one-off build watches nothing and keeps no reverse map; its code is the 
   assert.equal(/** @type {any} */ (b.result).code, /** @type {any} */ (a.result).code);
 });
 
+test('a dev server: the plugin keeps its own reverse map and adds no watch files (no extra imports in the module graph)', async () => {
+  const { plugin, transform, p } = setup(PAGE_FILES);
+  plugin.configureServer({ moduleGraph: fakeModuleGraph([]), environments: {} });
+  const { ctx } = await transform('src/pages/index.astro');
+  assert.deepEqual(ctx.watched, []);
+  assert.deepEqual(plugin.api.deps.modulesReading(p('src/components/Nav.astro')), [p('src/pages/index.astro')]);
+});
+
 test('a build after the short-lived dev server Astro runs first (its sync) is a one-off build', async () => {
   const { plugin, transform, root } = setup(PAGE_FILES);
   plugin.configureServer({ moduleGraph: fakeModuleGraph([]), environments: {} });

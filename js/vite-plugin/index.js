@@ -386,9 +386,12 @@ export function hoistVitePlugin(config) {
         }
         if (decision) {
           // What a file change must invalidate: only a dev server or a watched build changes files.
-          if (server || this.meta?.watchMode) {
+          // A dev server's hotUpdate invalidates exactly the modules whose plan a change alters
+          // (hmr.js): watch files there would make Vite treat every file a plan read as an
+          // import of the module, and re-transform whole chains on an edit that changes no plan.
+          if (server || this.meta?.watchMode) deps.set(file, decision.files);
+          if (!server && this.meta?.watchMode) {
             for (const read of decision.files) if (read !== file && path.isAbsolute(read)) this.addWatchFile(read);
-            deps.set(file, decision.files);
           }
           if (decision.notes.some((n) => n.code === 'unresolved-import')) withMissing.add(file);
           else withMissing.delete(file);
