@@ -207,8 +207,6 @@ class RenderState {
     this.configured = false;
     /** @type {(() => void)[]} what to undo when the render ends (listeners on the client's signal) */
     this.cleanups = [];
-    /** @type {Set<string>} components already told their props cannot be compared (dev) */
-    this.unkeyedNoted = new Set();
     /** @type {Map<LoaderFn, Run[]>} batch-loader runs waiting for their call, by loader */
     this.batchQueue = new Map();
     /** @type {Set<AbortController>} the batch calls in flight */
@@ -412,16 +410,53 @@ function propsRun(state, bind) {
   if (runKey !== null) {
     const known = state.runs.get(runKey);
     if (known) return known;
-  } else if (state.dev && !state.unkeyedNoted.has(key)) {
-    state.unkeyedNoted.add(key);
-    console.warn(
+  } else if (state.dev) {
+    noteOnce(
+      `unkeyed\0${key}`,
       `${PREFIX} ${component}: its loader reads props that cannot be compared (a function, a class instance, a cycle), ` +
         'so it runs once per instance instead of once per distinct props.',
     );
   }
-  const run = createRun(state, runKey ?? undefined, loader, component, astro, props, runKey === null);
+  const given = state.dev ? watchedProps(props, component ?? key) : props;
+  const run = createRun(state, runKey ?? undefined, loader, component, astro, given, runKey === null);
   schedule(state, run);
   return run;
+}
+
+/** What the dev log was told, once per process. */
+const noted = processWide('noted', () => new Set());
+
+/**
+ * Warns once per process.
+ * @param {string} key
+ * @param {string} message
+ */
+function noteOnce(key, message) {
+  if (noted.has(key)) return;
+  noted.add(key);
+  console.warn(message);
+}
+
+/**
+ * Dev: the props a loader receives, telling the dev log (once per component and prop) when the
+ * loader reads a prop the instance was not given; it still gets `undefined`, as `Astro.props`.
+ * @param {Record<string, unknown>} props
+ * @param {string} component
+ * @returns {Record<string, unknown>}
+ */
+function watchedProps(props, component) {
+  return new Proxy(props, {
+    get(target, name, receiver) {
+      if (typeof name === 'string' && !(name in target) && name !== 'then' && name !== 'toJSON') {
+        noteOnce(
+          `prop\0${component}\0${name}`,
+          `${PREFIX} ${component}: its loader reads props.${name}, which an instance is rendered without: it gets undefined, ` +
+            `as Astro.props would. Pass ${name}={…} where the component is used.`,
+        );
+      }
+      return Reflect.get(target, name, receiver);
+    },
+  });
 }
 
 /** The props key of `{}`: a loader rendered without props shares the run a batch started. */

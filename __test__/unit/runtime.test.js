@@ -933,6 +933,20 @@ describe('loaders that read their props', () => {
     assert.equal(loader.seen.length, 2);
   });
 
+  it('dev: a loader that reads a prop its instance was not given gets undefined, and the log says so once', async (t) => {
+    const warn = t.mock.method(console, 'warn', () => {});
+    const astro = fakeAstro();
+    const loader = async ({ props }) => props.postId ?? 'none';
+    const read = (props) => getLoaderData({ ...propsBind(instance(astro, props), 'Comments', loader), options: { dev: true } });
+    assert.equal(await read({ title: 'x' }), 'none');
+    assert.equal(await read({ title: 'y' }), 'none');
+    assert.equal(await read({ postId: 'p1' }), 'p1');
+    const said = warn.mock.calls.map((c) => String(c.arguments[0]));
+    assert.equal(said.length, 1, said.join('\n'));
+    assert.match(said[0], /src\/components\/Comments\.astro: its loader reads props\.postId, which an instance is rendered without: it gets undefined/);
+    endRequest(astro);
+  });
+
   it('Server-Timing names the component once per props run, under its plain key', async () => {
     const astro = fakeAstro();
     const loader = byProps();
