@@ -173,7 +173,7 @@ export interface CacheStats {
 }
 
 /** Every diagnostic's stable code (the core's `diagnostic::Code`). */
-export type Code = 'syntax-error' | 'parser-failure' | 'too-deeply-nested' | 'too-ambiguous' | 'unclosed-frontmatter' | 'unsupported-loader-form' | 'unsupported-file' | 'read-error' | 'invalid-utf8' | 'internal-error' | 'unresolved-import' | 'unknown-component' | 'export-not-found' | 'reexport-cycle' | 'server-island' | 'loader-not-hoistable' | 'loader-unused' | 'loader-conditional' | 'loader-cycle' | 'loader-unreached' | 'mdx-content' | 'route-failed'
+export type Code = 'syntax-error' | 'parser-failure' | 'too-deeply-nested' | 'too-ambiguous' | 'unclosed-frontmatter' | 'unsupported-loader-form' | 'unsupported-file' | 'read-error' | 'invalid-utf8' | 'internal-error' | 'unresolved-import' | 'unknown-component' | 'export-not-found' | 'reexport-cycle' | 'server-island' | 'loader-not-hoistable' | 'loader-unused' | 'loader-conditional' | 'loader-cycle' | 'loader-unreached' | 'mdx-content' | 'route-failed' | 'unsafe-loader-cache'
 
 /** The analysis of one file. */
 export interface ComponentInfo {
@@ -262,6 +262,23 @@ export interface ImportName {
   typeOnly: boolean
 }
 
+/** A loader's `cache` option. */
+export interface LoaderCacheInfo {
+  /** The `cache` property as written. */
+  span: Span
+  /**
+   * Whether the options give an explicit `key` (also true when that cannot be seen: a
+   * non-literal value, a spread).
+   */
+  keyed: boolean
+  /**
+   * What it reads that a key made of params, props and url cannot capture, as shown to
+   * users ("`locals`", "`request`", "its whole context", "`Astro`", a frontmatter local).
+   * Non-empty without `keyed` is an `unsafe-loader-cache` error.
+   */
+  perRequest: Array<string>
+}
+
 /** A call to `getLoaderData` imported from `astro-hoist/runtime`. */
 export interface LoaderDataCall {
   span: Span
@@ -296,6 +313,8 @@ export interface LoaderInfo {
   reason?: string
   /** What a run at request start depends on (present exactly when `hoistable`). */
   module?: LoaderModuleInfo
+  /** The `cache` option of `defineLoader(fn, { cache: … })`, when written. */
+  cache?: LoaderCacheInfo
 }
 
 /** How a loader is declared. */

@@ -129,6 +129,11 @@ impl From<core::loader::Loader> for LoaderInfo {
                 statements: m.statements.into_iter().map(Span::from).collect(),
                 exports: m.exports,
             }),
+            cache: l.cache.map(|c| LoaderCacheInfo {
+                span: c.span.into(),
+                keyed: c.keyed,
+                per_request: c.per_request,
+            }),
         }
     }
 }
@@ -185,6 +190,7 @@ impl From<core::diagnostic::Code> for Code {
             C::LoaderUnreached => Code::LoaderUnreached,
             C::MdxContent => Code::MdxContent,
             C::RouteFailed => Code::RouteFailed,
+            C::UnsafeLoaderCache => Code::UnsafeLoaderCache,
         }
     }
 }

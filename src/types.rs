@@ -42,6 +42,7 @@ pub enum Code {
     LoaderUnreached,
     MdxContent,
     RouteFailed,
+    UnsafeLoaderCache,
 }
 
 /// What a file is.
@@ -212,6 +213,22 @@ pub struct LoaderInfo {
     pub reason: Option<String>,
     /// What a run at request start depends on (present exactly when `hoistable`).
     pub module: Option<LoaderModuleInfo>,
+    /// The `cache` option of `defineLoader(fn, { cache: … })`, when written.
+    pub cache: Option<LoaderCacheInfo>,
+}
+
+/// A loader's `cache` option.
+#[napi(object)]
+pub struct LoaderCacheInfo {
+    /// The `cache` property as written.
+    pub span: Span,
+    /// Whether the options give an explicit `key` (also true when that cannot be seen: a
+    /// non-literal value, a spread).
+    pub keyed: bool,
+    /// What it reads that a key made of params, props and url cannot capture, as shown to
+    /// users ("`locals`", "`request`", "its whole context", "`Astro`", a frontmatter local).
+    /// Non-empty without `keyed` is an `unsafe-loader-cache` error.
+    pub per_request: Vec<String>,
 }
 
 /// One imported name a hoistable loader reads.

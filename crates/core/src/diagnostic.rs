@@ -69,6 +69,9 @@ pub enum Code {
     MdxContent,
     /// A route whose entry point could not be analyzed or planned.
     RouteFailed,
+    /// A cached loader that reads per-request data (`locals`, `request`, `Astro`, …) and whose
+    /// cache options give no `key`: one visitor's data could be served to another.
+    UnsafeLoaderCache,
 }
 
 impl Code {
@@ -97,6 +100,7 @@ impl Code {
             Code::LoaderUnreached => "loader-unreached",
             Code::MdxContent => "mdx-content",
             Code::RouteFailed => "route-failed",
+            Code::UnsafeLoaderCache => "unsafe-loader-cache",
         }
     }
 

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use swc_common::Spanned;
 use swc_ecma_ast::{
     ArrowExpr, AssignTarget, CallExpr, Callee, Decl, Expr, Function, Id, Ident, MemberExpr,
-    MemberProp, ModuleDecl, ModuleExportName, ModuleItem, ObjectPatProp, Pat, PropName,
-    SimpleAssignTarget, VarDeclKind, VarDeclarator,
+    MemberProp, ModuleDecl, ModuleExportName, ModuleItem, ObjectLit, ObjectPatProp, Pat, Prop,
+    PropName, PropOrSpread, SimpleAssignTarget, VarDeclKind, VarDeclarator,
 };
 use swc_ecma_visit::{Visit, VisitWith};
 
@@ -85,6 +85,25 @@ pub struct Loader {
     /// Its module-level closure (see [`crate::extract`]): what a run at request start depends
     /// on; present exactly when `hoistable`.
     pub module: Option<LoaderModule>,
+    /// The `cache` option of a `defineLoader(fn, { cache: … })`, when written.
+    pub cache: Option<LoaderCache>,
+}
+
+/// A loader's `cache` option (`defineLoader(fn, { cache: { maxAge, key, … } })`). Its cache key
+/// is made of the context fields it reads (`params`, `props`, `url`) unless the options give a
+/// `key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoaderCache {
+    /// Where the `cache` option is written (the property).
+    pub span: Span,
+    /// Whether the cache options give an explicit `key` (also true when that cannot be seen: a
+    /// non-literal value, a spread).
+    pub keyed: bool,
+    /// What it reads that a key made of params, props and url cannot capture, as shown to
+    /// users: "`locals`", "`request`", "its whole context" (context field `*`), "`Astro`", and
+    /// each frontmatter local (`name`).
+    pub per_request: Vec<String>,
 }
 
 const SUPPORTED_FORMS: &str = "`export const loader = async (ctx) => …`, \
@@ -124,7 +143,7 @@ pub(crate) fn find(
             ),
         ));
     };
-    let mut found: Option<(LoaderKind, swc_common::Span, Id, Body<'_>)> = None;
+    let mut found: Option<(LoaderKind, swc_common::Span, Id, Body<'_>, Option<&Expr>)> = None;
 
     for item in &r.module.body {
         match item {
@@ -135,6 +154,7 @@ pub(crate) fn find(
                         export.span,
                         f.ident.to_id(),
                         Body::Function(&f.function),
+                        None,
                     ));
                 }
                 Decl::Var(var) => {
@@ -151,8 +171,14 @@ pub(crate) fn find(
                             continue;
                         }
                         match d.init.as_deref().map(unwrap_expr).and_then(classify) {
-                            Some((kind, body)) => {
-                                found.get_or_insert((kind, export.span, name.id.to_id(), body));
+                            Some((kind, body, options)) => {
+                                found.get_or_insert((
+                                    kind,
+                                    export.span,
+                                    name.id.to_id(),
+                                    body,
+                                    options,
+                                ));
                             }
                             None => warn(
                                 byte_of(d.span.lo),
@@ -177,7 +203,7 @@ pub(crate) fn find(
         }
     }
 
-    let Some((kind, span, self_id, body)) = found else {
+    let Some((kind, span, self_id, body, options)) = found else {
         return (None, diagnostics);
     };
 
@@ -215,7 +241,8 @@ pub(crate) fn find(
     match &body {
         Body::Arrow(a) => a.body.visit_with(&mut context),
         Body::Function(f) => f.body.visit_with(&mut context),
-        Body::Other(_) => {}
+        // `defineLoader(fetchPost)`: the context goes whole to a function not seen here.
+        Body::Other(_) => context.field("*".to_string()),
     }
     reads.context = context.fields;
     if batch {
@@ -254,6 +281,33 @@ pub(crate) fn find(
             Err(why) => reasons.push(why),
         }
     }
+    let cache = match (kind, options) {
+        (LoaderKind::DefineLoader, Some(options)) => cache_option(options),
+        _ => None,
+    }
+    .map(|(at, keyed)| {
+        let per_request = per_request(&reads);
+        if !keyed && !per_request.is_empty() {
+            diagnostics.push(Diagnostic::at(
+                index,
+                byte_of(at.lo),
+                Severity::Error,
+                Code::UnsafeLoaderCache,
+                format!(
+                    "This loader is cached but reads {} (data of the request, often of one user) \
+                     and its cache options give no `key`: one visitor's data could be served to \
+                     another. Add `key: (ctx) => …` to `cache`, naming what makes the value differ \
+                     (e.g. the user's id), or remove `cache`",
+                    per_request.join(", ")
+                ),
+            ));
+        }
+        LoaderCache {
+            span: index.span(byte_of(at.lo), byte_of(at.hi)),
+            keyed,
+            per_request,
+        }
+    });
     let loader = Loader {
         kind,
         span: index.span(byte_of(span.lo), byte_of(span.hi)),
@@ -262,6 +316,7 @@ pub(crate) fn find(
         hoistable: reasons.is_empty(),
         reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
         module,
+        cache,
     };
     (Some(loader), diagnostics)
 }
@@ -281,10 +336,11 @@ fn unwrap_expr(mut e: &Expr) -> &Expr {
     }
 }
 
-fn classify(init: &Expr) -> Option<(LoaderKind, Body<'_>)> {
+/// The loader's kind and function, and the options a `defineLoader(fn, options)` is given.
+fn classify(init: &Expr) -> Option<(LoaderKind, Body<'_>, Option<&Expr>)> {
     match init {
-        Expr::Arrow(a) => Some((LoaderKind::Arrow, Body::Arrow(a))),
-        Expr::Fn(f) => Some((LoaderKind::Function, Body::Function(&f.function))),
+        Expr::Arrow(a) => Some((LoaderKind::Arrow, Body::Arrow(a), None)),
+        Expr::Fn(f) => Some((LoaderKind::Function, Body::Function(&f.function), None)),
         Expr::Call(CallExpr {
             callee: Callee::Expr(callee),
             args,
@@ -301,10 +357,99 @@ fn classify(init: &Expr) -> Option<(LoaderKind, Body<'_>)> {
                 Expr::Fn(f) => Body::Function(&f.function),
                 other => Body::Other(other),
             };
-            Some((kind, body))
+            // A spread argument (`defineLoader(fn, ...rest)`) is not seen through.
+            let options = args.get(1).filter(|a| a.spread.is_none()).map(|a| &*a.expr);
+            Some((kind, body, options))
         }
         _ => None,
     }
+}
+
+/// The `cache` property of a `defineLoader` call's options (its second argument), when it is
+/// written in an object literal: where it is, and whether it gives a `key` (see
+/// [`LoaderCache::keyed`]). The last one counts, as in JS.
+fn cache_option(options: &Expr) -> Option<(swc_common::Span, bool)> {
+    let Expr::Object(options) = unwrap_expr(options) else {
+        return None;
+    };
+    let mut found = None;
+    for prop in &options.props {
+        let PropOrSpread::Prop(prop) = prop else {
+            continue;
+        };
+        match &**prop {
+            Prop::KeyValue(kv) if is_named(&kv.key, "cache") => {
+                let keyed = match unwrap_expr(&kv.value) {
+                    Expr::Object(cache) => has_key(cache),
+                    // A variable, a call, …: what it holds is not seen here.
+                    _ => true,
+                };
+                found = Some((prop.span(), keyed));
+            }
+            // `{ cache }`: a variable.
+            Prop::Shorthand(i) if &*i.sym == "cache" => found = Some((prop.span(), true)),
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Whether cache options written as an object literal give a `key` (or may: a spread, a
+/// computed name).
+fn has_key(cache: &ObjectLit) -> bool {
+    cache.props.iter().any(|prop| match prop {
+        PropOrSpread::Spread(_) => true,
+        PropOrSpread::Prop(prop) => match &**prop {
+            Prop::Shorthand(i) => &*i.sym == "key",
+            Prop::KeyValue(kv) => may_be_named(&kv.key, "key"),
+            Prop::Method(m) => may_be_named(&m.key, "key"),
+            Prop::Getter(g) => may_be_named(&g.key, "key"),
+            Prop::Assign(_) | Prop::Setter(_) => false,
+        },
+    })
+}
+
+/// The name of a property key, when it is written as one (`name`, `'name'`, `['name']`).
+fn key_name(key: &PropName) -> Option<String> {
+    match key {
+        PropName::Ident(i) => Some(i.sym.to_string()),
+        PropName::Str(s) => Some(s.value.to_atom_lossy().to_string()),
+        PropName::Computed(c) => match unwrap_expr(&c.expr) {
+            Expr::Lit(swc_ecma_ast::Lit::Str(s)) => Some(s.value.to_atom_lossy().to_string()),
+            _ => None,
+        },
+        // A number names none of the options.
+        PropName::Num(_) | PropName::BigInt(_) => Some(String::new()),
+    }
+}
+
+fn is_named(key: &PropName, name: &str) -> bool {
+    key_name(key).is_some_and(|k| k == name)
+}
+
+/// Whether a key is `name` or a computed one that may be.
+fn may_be_named(key: &PropName, name: &str) -> bool {
+    key_name(key).is_none_or(|k| k == name)
+}
+
+/// What a loader reads that a cache key made of its params, props and url cannot tell apart,
+/// as shown to users.
+fn per_request(reads: &LoaderReads) -> Vec<String> {
+    let mut out = Vec::new();
+    for (field, shown) in [
+        ("locals", "`locals`"),
+        ("request", "`request`"),
+        ("*", "its whole context"),
+    ] {
+        if reads.context.iter().any(|f| f == field) {
+            out.push(shown.to_string());
+        }
+    }
+    if reads.astro {
+        out.push("`Astro`".to_string());
+    }
+    out.extend(reads.locals.iter().map(|n| format!("`{n}`")));
+    out
 }
 
 /// Walks from the loader's direct reads through the exports (and, in JS modules, the module
@@ -430,6 +575,8 @@ impl<'r> ContextUse<'r> {
             Pat::Ident(i) => self.ctx = Some(i.id.to_id()),
             Pat::Object(obj) => self.destructure(&obj.props),
             Pat::Assign(a) => self.bind_pattern(&a.left),
+            // `(...args) =>`: the context is in an array, used in ways not followed here.
+            Pat::Rest(_) => self.field("*".to_string()),
             _ => {}
         }
     }
@@ -553,5 +700,216 @@ impl Visit for Reassignments<'_> {
             }
         }
         u.visit_children_with(self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::component::{analyze_component, AnalyzeOptions, ComponentInfo};
+    use crate::diagnostic::{Code, Severity};
+
+    const IMPORTS: &str =
+        "import { defineLoader, getLoaderData } from 'astro-hoist/runtime';\nimport { db } from '../lib/db';\n";
+
+    fn analyze(loader: &str) -> ComponentInfo {
+        let source =
+            format!("---\n{IMPORTS}{loader}\nconst data = await getLoaderData();\n---\n<p/>\n");
+        analyze_component(
+            &source,
+            "/site/src/pages/a.astro",
+            &AnalyzeOptions::default(),
+        )
+    }
+
+    /// The 1-based column of `what` in `line` (ASCII).
+    fn column_of(line: &str, what: &str) -> u32 {
+        line.find(what).unwrap() as u32 + 1
+    }
+
+    fn unsafe_cache(info: &ComponentInfo) -> Vec<&crate::diagnostic::Diagnostic> {
+        info.diagnostics
+            .iter()
+            .filter(|d| d.code == Code::UnsafeLoaderCache)
+            .collect()
+    }
+
+    #[test]
+    fn no_cache_option() {
+        let info = analyze(
+            "export const loader = defineLoader(async ({ locals }) => db.user(locals.id));",
+        );
+        assert_eq!(info.loader.as_ref().unwrap().cache, None);
+        assert!(unsafe_cache(&info).is_empty());
+        let info = analyze(
+            "export const loader = defineLoader(async ({ locals }) => db.user(locals.id), { timeout: 5 });",
+        );
+        assert_eq!(info.loader.as_ref().unwrap().cache, None);
+    }
+
+    #[test]
+    fn cache_of_a_loader_reading_params_is_fine() {
+        let line =
+            "export const loader = defineLoader(async ({ params }) => db.post(params.slug), { cache: { maxAge: 60 } });";
+        let info = analyze(line);
+        let loader = info.loader.unwrap();
+        let cache = loader.cache.expect("cache");
+        assert!(!cache.keyed);
+        assert!(cache.per_request.is_empty());
+        assert!(loader.hoistable, "{:?}", loader.reason);
+        assert!(info.diagnostics.is_empty(), "{:?}", info.diagnostics);
+        // Its span is the `cache` property, in file coordinates (line 4 of the file).
+        let column = column_of(line, "cache");
+        assert_eq!((cache.span.line, cache.span.column), (4, column));
+        assert_eq!(
+            cache.span.end_column,
+            column + "cache: { maxAge: 60 }".len() as u32
+        );
+    }
+
+    #[test]
+    fn cache_of_a_loader_reading_locals_without_a_key_is_an_error() {
+        let info = analyze(
+            "export const loader = defineLoader(\n  async ({ locals, request }) => db.user(locals.id, request.url),\n  { maxAge: 1, 'cache': { maxAge: 60, staleWhileRevalidate: 600, tags: (v) => [v.id] } },\n);",
+        );
+        let loader = info.loader.as_ref().unwrap();
+        let cache = loader.cache.as_ref().expect("cache");
+        assert!(!cache.keyed);
+        assert_eq!(cache.per_request, ["`locals`", "`request`"]);
+        let errors = unsafe_cache(&info);
+        assert_eq!(errors.len(), 1, "{:?}", info.diagnostics);
+        let e = errors[0];
+        assert_eq!(e.severity, Severity::Error);
+        assert_eq!(e.code.as_str(), "unsafe-loader-cache");
+        // `  { maxAge: 1, 'cache'` on line 6 of the file.
+        let column = column_of("  { maxAge: 1, 'cache'", "'cache'");
+        assert_eq!((e.line, e.column), (6, column));
+        assert_eq!((cache.span.line, cache.span.column), (6, column));
+        assert_eq!(e.file, "/site/src/pages/a.astro");
+        assert!(
+            e.message
+                .contains("reads `locals`, `request` (data of the request"),
+            "{}",
+            e.message
+        );
+        assert!(e.frame.contains("'cache'"), "{}", e.frame);
+        // `cache` changes nothing about hoisting.
+        let uncached = analyze(
+            "export const loader = defineLoader(async ({ locals, request }) => db.user(locals.id, request.url));",
+        );
+        let uncached = uncached.loader.unwrap();
+        assert_eq!(
+            (loader.hoistable, &loader.reason),
+            (uncached.hoistable, &uncached.reason)
+        );
+    }
+
+    #[test]
+    fn a_key_makes_it_safe() {
+        for options in [
+            "{ cache: { maxAge: 60, key: (ctx) => ctx.locals.user.id } }",
+            "{ cache: { maxAge: 60, key(ctx) { return ctx.locals.user.id; } } }",
+            "{ cache: { maxAge: 60, key } }",
+            "{ cache: { 'key': userKey } }",
+            "{ cache: { ...shared, maxAge: 60 } }",
+            "{ cache: { [name]: 1 } }",
+        ] {
+            let info = analyze(&format!(
+                "const key = (ctx) => ctx.locals.user.id;\nconst userKey = key;\nconst shared = {{}};\nconst name = 'key';\nexport const loader = defineLoader(async (ctx) => db.user(ctx.request.headers.get('x')), {options});"
+            ));
+            let cache = info.loader.as_ref().unwrap().cache.clone().expect(options);
+            assert!(cache.keyed, "{options}");
+            assert_eq!(cache.per_request, ["`request`"], "{options}");
+            assert!(
+                unsafe_cache(&info).is_empty(),
+                "{options}: {:?}",
+                info.diagnostics
+            );
+        }
+    }
+
+    #[test]
+    fn a_context_that_escapes_without_a_key_is_an_error() {
+        let line =
+            "export const loader = defineLoader(async (ctx) => f(ctx), { cache: { maxAge: 60 } });";
+        let info = analyze(&format!(
+            "const f = (ctx) => db.user(ctx.locals.id);\n{line}"
+        ));
+        let loader = info.loader.as_ref().unwrap();
+        assert!(loader.reads.context.contains(&"*".to_string()));
+        let cache = loader.cache.as_ref().unwrap();
+        assert!(cache.per_request.contains(&"its whole context".to_string()));
+        assert!(cache.per_request.contains(&"`f`".to_string()));
+        let errors = unsafe_cache(&info);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            (errors[0].line, errors[0].column),
+            (5, column_of(line, "cache"))
+        );
+        assert!(errors[0].message.contains("its whole context"));
+
+        // A function the analysis cannot see, or a rest parameter: the context escapes too.
+        for loader in [
+            "export const loader = defineLoader(db.loadUser, { cache: { maxAge: 60 } });",
+            "export const loader = defineLoader(async (...args) => db.user(args[0]), { cache: { maxAge: 60 } });",
+        ] {
+            let info = analyze(loader);
+            let l = info.loader.as_ref().unwrap();
+            assert_eq!(l.reads.context, ["*"], "{loader}");
+            assert_eq!(unsafe_cache(&info).len(), 1, "{loader}");
+        }
+    }
+
+    #[test]
+    fn astro_and_render_locals_are_per_request() {
+        let info = analyze(
+            "const user = Astro.locals.user;\nexport const loader = defineLoader(async () => db.feed(user.id, Astro.url), { cache: { maxAge: 60 } });",
+        );
+        let cache = info.loader.as_ref().unwrap().cache.clone().unwrap();
+        assert_eq!(cache.per_request, ["`Astro`", "`user`"]);
+        assert_eq!(unsafe_cache(&info).len(), 1);
+    }
+
+    #[test]
+    fn a_non_literal_cache_option_counts_as_keyed() {
+        for options in [
+            "{ cache: opts }",
+            "{ cache }",
+            "{ cache: makeCache() }",
+            "{ cache: opts as CacheOptions }",
+        ] {
+            let info = analyze(&format!(
+                "const opts = {{ maxAge: 60 }};\nconst cache = opts;\nconst makeCache = () => opts;\nexport const loader = defineLoader(async ({{ locals }}) => db.user(locals.id), {options});"
+            ));
+            let cache = info.loader.as_ref().unwrap().cache.clone().expect(options);
+            assert!(cache.keyed, "{options}");
+            assert_eq!(cache.per_request, ["`locals`"]);
+            assert!(unsafe_cache(&info).is_empty(), "{options}");
+        }
+        // Options that are not an object literal: nothing is seen.
+        let info = analyze(
+            "const options = { cache: { maxAge: 60 } };\nexport const loader = defineLoader(async ({ locals }) => db.user(locals.id), options);",
+        );
+        assert_eq!(info.loader.as_ref().unwrap().cache, None);
+    }
+
+    #[test]
+    fn only_define_loader_has_a_cache() {
+        let info = analyze("export const loader = async ({ locals }) => db.user(locals.id);");
+        assert_eq!(info.loader.as_ref().unwrap().cache, None);
+        let info = analyze(
+            "export const loader = defineBatchLoader(async (list, { locals }) => db.users(locals.id), { cache: { maxAge: 60 } });",
+        );
+        assert_eq!(info.loader.as_ref().unwrap().cache, None);
+        assert!(unsafe_cache(&info).is_empty());
+    }
+
+    #[test]
+    fn the_last_cache_property_counts() {
+        let info = analyze(
+            "export const loader = defineLoader(async ({ locals }) => db.user(locals.id), { cache: { key: () => 'x' }, cache: { maxAge: 5 } });",
+        );
+        let cache = info.loader.as_ref().unwrap().cache.clone().unwrap();
+        assert!(!cache.keyed);
+        assert_eq!(unsafe_cache(&info).len(), 1);
     }
 }
