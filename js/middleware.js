@@ -126,7 +126,7 @@ export function opaqueServerTimingHeader(timings) {
   return timings
     .map((timing) => {
       const name = timing.key && /^[A-Za-z0-9]+$/.test(timing.key) ? `hoist-${timing.key}` : 'hoist';
-      return `${name};dur=${Math.max(0, timing.end - timing.start).toFixed(1)}`;
+      return `${name};dur=${Math.max(0, timing.end - timing.start).toFixed(1)}${timing.cache ? `;cache=${timing.cache}` : ''}`;
     })
     .join(', ');
 }
@@ -134,7 +134,8 @@ export function opaqueServerTimingHeader(timings) {
 /**
  * A `Server-Timing` value with one metric per loader: a token derived from the component path
  * (`src/components/Card.astro` -> `components.Card`, repeated names get `-2`, `-3`...),
- * `dur` in milliseconds with one decimal, and `desc` with the component path.
+ * `dur` in milliseconds with one decimal, `desc` with the component path, and `cache` (hit, stale,
+ * miss, bypass) for a cached loader.
  * @param {LoaderTiming[]} timings
  * @returns {string} empty when there is nothing to report
  */
@@ -150,7 +151,9 @@ export function serverTimingHeader(timings) {
     for (let n = 2; used.has(name); n++) name = `${base}-${n}`;
     used.add(name);
     const dur = Math.max(0, timing.end - timing.start).toFixed(1);
-    metrics.push(`${name};dur=${dur};desc=${quoted(label)}`);
+    // `cache`: hit, stale, miss or bypass for a cached loader (a parameter browsers ignore and
+    // APM agents keep).
+    metrics.push(`${name};dur=${dur};desc=${quoted(label)}${timing.cache ? `;cache=${timing.cache}` : ''}`);
   }
   return metrics.join(', ');
 }

@@ -69,6 +69,8 @@ export interface LoaderSettledEvent {
   ok: boolean;
   /** What it threw or rejected with (or the abort reason), when not `ok`. */
   error?: unknown;
+  /** For a cached loader: how the cross-request cache answered. */
+  cache?: import('./cache.js').CacheState;
 }
 
 /**
@@ -84,9 +86,27 @@ export function onLoaderSettled(listener: (event: LoaderSettledEvent) => void): 
  * `defineLoader<Props, Result>(…)`, or annotate the context instead,
  * `defineLoader(async ({ props }: LoaderContext<Props>) => …)`, which infers both).
  */
+/** @internal The tags and shortest maxAge of the cached loader values a scope's renders used. */
+export function __routeCacheHints(scope: RequestScope): { tags: string[]; maxAge: number };
+
+/** @internal */
+export function __cacheInfo(loader: Function, info: { id: string; reads: string[] }): void;
+
 export function defineLoader<Props = Record<string, any>, T = any>(
   loader: (context: LoaderContext<Props>) => T,
+  options?: LoaderOptions<T>,
 ): (context: LoaderContext<Props>) => T;
+
+/** The second argument of `defineLoader`. */
+export interface LoaderOptions<T = any> {
+  /**
+   * Keep the loader's value across requests (and servers, with a shared store): see
+   * `astro-hoist/cache` and the README. Keyed by the component and the `params`, `props` and
+   * `url` the loader reads, or by `key`. A cached loader that reads `request` or `locals` needs
+   * a `key` (the build fails otherwise): no visitor may get another's data.
+   */
+  cache?: import('./cache.js').LoaderCacheOptions<Awaited<T>>;
+}
 
 /**
  * A loader that loads every instance of its component rendered together in one call (the N+1
@@ -174,6 +194,8 @@ export interface LoaderTiming {
   start: number;
   end: number;
   ok: boolean;
+  /** For a cached loader: how the cross-request cache answered. */
+  cache?: import('./cache.js').CacheState;
 }
 
 /** @internal The registry of one render (one `$$result`). */

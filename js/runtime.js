@@ -17,6 +17,9 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context as otelContext, SpanStatusCode, trace } from '@opentelemetry/api';
+import { __setStableKey, CACHE, cacheSpec, cachedCall } from './cache.js';
+
+export { __cacheInfo } from './cache.js';
 
 /**
  * @typedef {import('./runtime.js').LoaderContext} LoaderContext
@@ -51,6 +54,8 @@ import { context as otelContext, SpanStatusCode, trace } from '@opentelemetry/ap
  * @property {Map<string | null, Promise<unknown>> | null} reads one wrapped promise per reading component, once read
  * @property {'batch' | 'render' | 'load'} origin what started it: a batch, its component's getLoaderData(), context.load()
  * @property {import('@opentelemetry/api').Span | undefined} span its OpenTelemetry span, when an SDK records it
+ * @property {import('./cache.js').CacheState | undefined} cache how the cross-request cache answered, for a cached loader
+ * @property {string[] | undefined} cacheTags the tags of a cached loader's value, once known
  */
 
 const PREFIX = '[astro-hoist]';
@@ -255,7 +260,7 @@ class RenderState {
     const timings = [];
     for (const run of this.list) {
       if (run.start === undefined || run.end === undefined) continue;
-      timings.push({ key: run.key?.split('\0')[0] ?? null, component: run.component, name: describe(run), start: run.start, end: run.end, ok: run.ok });
+      timings.push({ key: run.key?.split('\0')[0] ?? null, component: run.component, name: describe(run), start: run.start, end: run.end, ok: run.ok, cache: run.cache });
     }
     return timings.sort((a, b) => a.start - b.start);
   }
@@ -272,6 +277,27 @@ class RenderState {
     if (options.serverTiming !== undefined) this.serverTiming = options.serverTiming;
     if (options.dev !== undefined) this.dev = options.dev === true;
   }
+}
+
+/**
+ * What the route cache entry of a scope's response must carry: the tags of every cached loader
+ * value its renders used, and the shortest `maxAge` among those loaders (Infinity without any).
+ * @param {RequestScope} scope
+ * @returns {{ tags: string[], maxAge: number }}
+ */
+export function __routeCacheHints(scope) {
+  /** @type {Set<string>} */
+  const tags = new Set();
+  let maxAge = Infinity;
+  for (const state of scope.states) {
+    for (const run of state.list) {
+      const spec = /** @type {import('./cache.js').CacheSpec | undefined} */ (Reflect.get(run.loader, CACHE));
+      if (!spec || !run.cacheTags) continue;
+      for (const tag of run.cacheTags) tags.add(tag);
+      maxAge = Math.min(maxAge, spec.maxAge);
+    }
+  }
+  return { tags: [...tags], maxAge };
 }
 
 /**
@@ -459,6 +485,9 @@ function watchedProps(props, component) {
   });
 }
 
+// The cache keys a loader's props by the same structure.
+__setStableKey(propsKey);
+
 /** The props key of `{}`: a loader rendered without props shares the run a batch started. */
 const EMPTY_PROPS = '{}';
 
@@ -537,13 +566,22 @@ function scopeOf(astro) {
 }
 
 /**
- * Returns `loader` unchanged; exists so TypeScript infers the context parameter and the result.
+ * Returns `loader`; exists so TypeScript infers the context parameter and the result, and to
+ * give the loader options (`cache`: see astro-hoist/cache), validated here.
  * @template [Props=Record<string, any>]
  * @template [T=any]
  * @param {(context: import('./runtime.js').LoaderContext<Props>) => T} loader
+ * @param {import('./runtime.js').LoaderOptions<T>} [options]
  * @returns {(context: import('./runtime.js').LoaderContext<Props>) => T}
  */
-export function defineLoader(loader) {
+export function defineLoader(loader, options = undefined) {
+  if (options !== undefined) {
+    if (options === null || typeof options !== 'object') throw new TypeError(`${PREFIX} defineLoader(loader, options): options must be an object, got ${options === null ? 'null' : typeof options}`);
+    if (options.cache !== undefined) {
+      if (typeof loader !== 'function') throw new TypeError(`${PREFIX} defineLoader(): a cached loader must be a function, got ${typeof loader}`);
+      Object.defineProperty(loader, CACHE, { value: cacheSpec(options.cache), configurable: true });
+    }
+  }
   return loader;
 }
 
@@ -634,6 +672,8 @@ function createRun(state, key, loader, component, astro, props = undefined, unke
     reads: null,
     origin: 'render',
     span: undefined,
+    cache: undefined,
+    cacheTags: undefined,
   };
   run.promise = new Promise((resolve, reject) => {
     run.resolve = resolve;
@@ -765,10 +805,33 @@ function execute(state, run, holdsSlot) {
 
   const context = contextOf(state, run);
   const span = startSpan(run);
+  const spec = /** @type {import('./cache.js').CacheSpec | undefined} */ (Reflect.get(run.loader, CACHE));
+  /** @type {(context: LoaderContext) => unknown} */
+  const call = span ? (c) => otelContext.with(trace.setSpan(otelContext.active(), span), () => run.loader(c)) : run.loader;
   /** @type {unknown} */
   let result;
   try {
-    result = span ? otelContext.with(trace.setSpan(otelContext.active(), span), () => run.loader(context)) : run.loader(context);
+    if (spec) {
+      const guarded = spec.key ? context : perUserGuard(context, run);
+      result = cachedCall({
+        loader: run.loader,
+        spec,
+        context: guarded,
+        id: run.key?.split('\0')[0] ?? null,
+        component: describe(run),
+        // A call shared across requests gets a signal no single request's end aborts.
+        call: (signal) => call(signal ? withSignal(guarded, signal) : guarded),
+        onState: (cache) => {
+          run.cache = cache;
+          run.span?.setAttribute('astro_hoist.cache', cache);
+        },
+        onTags: (tags) => {
+          run.cacheTags = tags;
+        },
+      });
+    } else {
+      result = call(context);
+    }
   } catch (error) {
     settle(state, run, false, error);
     return;
@@ -777,6 +840,41 @@ function execute(state, run, holdsSlot) {
     (value) => settle(state, run, true, value),
     (error) => settle(state, run, false, error),
   );
+}
+
+/**
+ * The context of a cached loader without a `key`: its entry is shared by every request whose
+ * params, props and url are equal, so reading data of one request (its cookies, headers, locals)
+ * fails rather than serving it to others. The build refuses such loaders already; this holds
+ * where no analysis ran.
+ * @param {LoaderContext} context
+ * @param {Run} run
+ * @returns {LoaderContext}
+ */
+function perUserGuard(context, run) {
+  const refuse = (/** @type {string} */ field) => () => {
+    throw new Error(
+      `${PREFIX} ${describe(run)}: a cached loader without a \`key\` read \`${field}\`, which can differ per visitor: ` +
+        'its cached value would be served to others. Add `key: (ctx) => …` to its `cache` options, or do not cache it.',
+    );
+  };
+  const guarded = { ...context };
+  Object.defineProperty(guarded, 'request', { get: refuse('request'), enumerable: true });
+  Object.defineProperty(guarded, 'locals', { get: refuse('locals'), enumerable: true });
+  return guarded;
+}
+
+/**
+ * The same context with another `signal`.
+ * @param {LoaderContext} context
+ * @param {AbortSignal} signal
+ * @returns {LoaderContext}
+ */
+function withSignal(context, signal) {
+  const copy = Object.create(null);
+  for (const name of Object.keys(context)) if (name !== 'signal') Object.defineProperty(copy, name, /** @type {PropertyDescriptor} */ (Object.getOwnPropertyDescriptor(context, name)));
+  copy.signal = signal;
+  return /** @type {LoaderContext} */ (copy);
 }
 
 /**
@@ -797,7 +895,7 @@ function settle(state, run, ok, value) {
   else run.reject(value);
   if (run.span) endSpan(run, ok, value);
   if (observers.size > 0 && run.start !== undefined && run.end !== undefined) {
-    const event = { key: run.key?.split('\0')[0] ?? null, component: run.component, url: run.scope.url?.href, start: run.start, end: run.end, ok, error: ok ? undefined : value };
+    const event = { key: run.key?.split('\0')[0] ?? null, component: run.component, url: run.scope.url?.href, start: run.start, end: run.end, ok, error: ok ? undefined : value, cache: run.cache };
     for (const listener of observers) {
       try {
         listener(event);
