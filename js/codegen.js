@@ -14,6 +14,7 @@
 
 import MagicString from 'magic-string';
 import { toComponentPath } from './paths.js';
+import { CACHE_CONFIG_ID } from './vite-plugin/cache-config.js';
 
 /**
  * @typedef {import('../index.js').ComponentInfo} ComponentInfo
@@ -27,6 +28,7 @@ import { toComponentPath } from './paths.js';
  * @property {boolean} [speculative]
  * @property {'paths' | 'opaque' | false} [serverTiming] resolved for this build (see integration.js)
  * @property {boolean} [dev] built by `astro dev`
+ * @property {boolean} [cacheConfig] the integration was given `cache` options (its generated module configures the store)
  */
 
 /**
@@ -48,6 +50,7 @@ import { toComponentPath } from './paths.js';
 export const RUNTIME_SPECIFIER = 'astro-hoist/runtime';
 const START_NAME = '$$hoistStart';
 const REGISTER_NAME = '$$hoistRegister';
+const CACHE_INFO_NAME = '$$hoistCacheInfo';
 /**
  * Astro's per-render SSRResult, in scope in every frontmatter (the compiler's parameter name in
  * Astro 5 and 7). `typeof` keeps the code valid should a compiler ever name it otherwise: the
@@ -156,9 +159,21 @@ export function batchCode(entries, { file, options = {}, order }) {
  * @returns {string[]} lines to append
  */
 export function registrationCode(info, options = {}) {
+  /** @type {string[]} */
+  const lines = [];
+  // A cached loader: its component id and the context fields its cache key is made of, and the
+  // module that configures the store (when the integration was given `cache` options).
+  if (info.loader?.cache) {
+    if (options.cacheConfig) lines.push(`import ${JSON.stringify(CACHE_CONFIG_ID)};`);
+    lines.push(
+      `import { __cacheInfo as ${CACHE_INFO_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`,
+      `${CACHE_INFO_NAME}(loader, ${JSON.stringify({ id: info.id, reads: info.loader.reads.context })});`,
+    );
+  }
   // A loader nothing reads is never started early: no batch lists it.
-  if (!info.loader?.hoistable || info.loaderDataCalls.length === 0) return [];
+  if (!info.loader?.hoistable || info.loaderDataCalls.length === 0) return lines;
   return [
+    ...lines,
     `import { __registerLoader as ${REGISTER_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`,
     `${REGISTER_NAME}(${JSON.stringify(info.id)}, loader${options.dev ? ', true' : ''});`,
   ];

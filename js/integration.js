@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CACHE_CONFIG_ID, cacheConfigPlugin } from './vite-plugin/cache-config.js';
 import { hoistVitePlugin } from './vite-plugin/index.js';
 import { resolveServerTiming, validateOptions } from './options.js';
 import { analysisOf, buildHtmlReport, toJson } from './report.js';
@@ -59,6 +60,7 @@ export default function hoist(options) {
             speculative: validated.speculative,
             serverTiming: resolveServerTiming(validated.serverTiming, dev),
             dev,
+            cacheConfig: validated.cache !== undefined,
           },
           logger,
           onReport: report
@@ -78,7 +80,12 @@ export default function hoist(options) {
               }
             : undefined,
         });
-        updateConfig({ vite: { plugins: [...plugins] } });
+        updateConfig({ vite: { plugins: validated.cache ? [...plugins, cacheConfigPlugin(root, validated.cache)] : [...plugins] } });
+        // The store must be configured before an endpoint invalidates it, even when no page with
+        // a cached loader has rendered yet in this server: its module is the middleware's, which
+        // also hands Astro's route cache (when configured) the loaders' tags.
+        if (validated.cache) addMiddleware({ entrypoint: CACHE_CONFIG_ID, order: 'pre' });
+        else if (/** @type {{ cache?: unknown }} */ (config).cache) addMiddleware({ entrypoint: 'astro-hoist/cache-middleware', order: 'pre' });
         // The middleware only ends renders early (unread speculative loaders) and writes
         // Server-Timing; without either, a production build gets none, so its module graph and
         // chunks stay exactly plain Astro's. Loaders still end with their render: by the

@@ -9,6 +9,8 @@ const DOCS = {
   concurrency: 'a positive integer: how many loaders of one render may run at once',
   speculative: 'true or false: also start loaders of conditionally rendered components early',
   serverTiming: "true, false or 'paths': a Server-Timing header with each settled loader (default: in dev only)",
+  cache:
+    "an object: where cached loader values live ({ storage: a module path whose default export is an unstorage Storage, or { driver: 'redis', options: {...} } }) and the in-memory store's bounds (maxEntries, maxBytes, maxEntryBytes), the store's time budget (timeout, retryAfter, in ms) and a key namespace (version)",
   report: "true or a folder (relative to the project root): astro build writes the plan of every route there, as report.json and report.html (true: 'astro-hoist-report')",
 };
 
@@ -19,6 +21,21 @@ export const optionsSchema = z
     speculative: z.boolean().optional().describe(DOCS.speculative),
     serverTiming: z.union([z.boolean(), z.literal('paths')]).optional().describe(DOCS.serverTiming),
     report: z.union([z.boolean(), z.string().min(1)]).optional().describe(DOCS.report),
+    cache: z
+      .object({
+        storage: z
+          .union([z.string().min(1), z.object({ driver: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() }).strict()])
+          .optional(),
+        maxEntries: z.number().int().positive().optional(),
+        maxBytes: z.number().int().positive().optional(),
+        maxEntryBytes: z.number().int().positive().optional(),
+        timeout: z.number().positive().finite().optional(),
+        retryAfter: z.number().positive().finite().optional(),
+        version: z.string().optional(),
+      })
+      .strict()
+      .optional()
+      .describe(DOCS.cache),
   })
   .strict();
 
@@ -29,6 +46,18 @@ export const optionsSchema = z
  * @property {boolean} [speculative]
  * @property {boolean | 'paths'} [serverTiming]
  * @property {boolean | string} [report]
+ * @property {CacheOptions} [cache]
+ */
+
+/**
+ * @typedef {object} CacheOptions
+ * @property {string | { driver: string, options?: Record<string, unknown> }} [storage]
+ * @property {number} [maxEntries]
+ * @property {number} [maxBytes]
+ * @property {number} [maxEntryBytes]
+ * @property {number} [timeout]
+ * @property {number} [retryAfter]
+ * @property {string} [version]
  */
 
 /**
@@ -40,6 +69,14 @@ export function validateOptions(options) {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new Error(`astro-hoist: options must be an object, got ${describe(options)}.`);
+  }
+  const storage = /** @type {{ cache?: { storage?: { getItem?: unknown } } }} */ (options).cache?.storage;
+  if (storage && typeof storage === 'object' && typeof storage.getItem === 'function') {
+    throw new Error(
+      "astro-hoist: 'cache.storage' must be a module path or { driver, options }, not a Storage object: astro.config does not run in " +
+        "the production server. Export the Storage from a module (e.g. src/hoist-cache.ts: `export default createStorage({ driver: redisDriver({ url: process.env.REDIS_URL }) })`) " +
+        "and give its path: cache: { storage: './src/hoist-cache.ts' }.",
+    );
   }
   const parsed = optionsSchema.safeParse(options);
   if (parsed.success) {
@@ -58,7 +95,8 @@ export function validateOptions(options) {
     throw new Error(`astro-hoist: unknown option '${unknown}'. Valid options are:\n${list}`);
   }
   const key = /** @type {keyof typeof DOCS} */ (String(issue.path[0]));
-  throw new Error(`astro-hoist: '${key}' must be ${DOCS[key]}, got ${describe(record[key])}.`);
+  const at = issue.path.length > 1 ? ` (at ${issue.path.join('.')}: ${issue.message})` : '';
+  throw new Error(`astro-hoist: '${key}' must be ${DOCS[key]}, got ${describe(record[key])}${at}.`);
 }
 
 /**
