@@ -22,3 +22,4 @@ export { stopAll } from './child-process.js';
 /** @typedef {import('./astro-project.js').RunningServer} RunningServer */
 /** @typedef {import('./latency-api.js').LatencyApi} LatencyApi */
 /** @typedef {import('./http-client.js').FetchedResponse} FetchedResponse */
+export { ensureRedisServer, redisCli, startRedis } from './redis.js';
