@@ -13,6 +13,8 @@
 //      plain Astro vs astro-hoist, build and dev             bench/stream.js
 //   7  scale: build time and peak memory at 50 / 300 / 1,000 routes, analyze, the disk
 //      cache, a dev edit                                     bench/scale.js
+//   8  lists: one call per item or one per list              bench/lists.js
+//   9  loader cache: uncached vs memory hits vs Redis hits   bench/cache.js
 //
 // Every comparison is measured side by side in this run (variants interleaved, order rotated)
 // and reported as a median and a ratio against its baseline. Sites are generated into the Astro 7
@@ -25,6 +27,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ensureEnv, installPackedAddon, stopAll } from '../harness/harness.js';
 import { runBuild } from './build.js';
+import { runCache } from './cache.js';
 import { runCore } from './core.js';
 import { runFanout } from './fanout.js';
 import { runLists } from './lists.js';
@@ -84,7 +87,7 @@ async function main() {
   progress(`bench-only packages in .e2e/bench/: ${deps.installed ? `installed in ${(deps.ms / 1000).toFixed(0)} s` : 'already installed'}`);
   const addon = stageReleaseAddon();
   progress(`release addon built ${addon.builtAt.toISOString()}${addon.olderThanSources ? ' (older than src/: run `npm run bench` to rebuild it)' : ''}`);
-  if (wanted('1') || wanted('3') || wanted('4') || wanted('6') || wanted('7')) {
+  if (['1', '3', '4', '6', '7', '8', '9'].some(wanted)) {
     const install = await installPackedAddon('astro7', await packStagedAddon(addon.packageDir));
     progress(`astro-hoist packed and ${install.installed ? 'installed' : 'already installed'} in the Astro 7 environment`);
   }
@@ -102,6 +105,7 @@ async function main() {
   }
   if (wanted('6')) sections.push(await runStream(ctx));
   if (wanted('8')) sections.push(await runLists(ctx));
+  if (wanted('9')) sections.push(await runCache(ctx));
   if (wanted('4')) sections.push(await runBuild(ctx));
   if (wanted('7')) sections.push(await runScale(ctx));
   sections.sort((a, b) => Number(a.id) - Number(b.id));

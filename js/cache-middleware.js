@@ -34,7 +34,7 @@ export async function onRequest(context, next) {
     throw error;
   }
   const routeMaxAge = cache.options?.maxAge ?? 0;
-  if (!(routeMaxAge > 0) || scope.states.size === 0 || !response.body || response.bodyUsed) {
+  if (!(routeMaxAge > 0) || !response.body || response.bodyUsed) {
     scope.ended = true;
     return response;
   }

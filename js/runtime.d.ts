@@ -214,6 +214,7 @@ export interface RenderState {
 export class RequestScope {
   constructor(request: Request | undefined, parent: RequestScope | undefined);
   readonly parent: RequestScope | undefined;
+  readonly children: RequestScope[];
   readonly signal: AbortSignal | undefined;
   readonly states: Set<RenderState>;
   ended: boolean;

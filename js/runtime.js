@@ -153,6 +153,9 @@ export class RequestScope {
     this.signal = parent ? parent.signal : request?.signal;
     /** @type {Set<RenderState>} */
     this.states = new Set();
+    /** @type {RequestScope[]} scopes opened inside this one (a rewrite, another middleware's) */
+    this.children = [];
+    parent?.children.push(this);
     this.ended = false;
   }
 
@@ -289,7 +292,15 @@ export function __routeCacheHints(scope) {
   /** @type {Set<string>} */
   const tags = new Set();
   let maxAge = Infinity;
-  for (const state of scope.states) {
+  /** @type {RenderState[]} */
+  const states = [];
+  /** @param {RequestScope} s */
+  const collect = (s) => {
+    states.push(...s.states);
+    s.children.forEach(collect);
+  };
+  collect(scope);
+  for (const state of states) {
     for (const run of state.list) {
       const spec = /** @type {import('./cache.js').CacheSpec | undefined} */ (Reflect.get(run.loader, CACHE));
       if (!spec || !run.cacheTags) continue;

@@ -4,7 +4,8 @@
 // stale-while-revalidate serves stale and refreshes once, a corrupt entry and a value too large
 // to cache still answer correctly, Redis killed mid-run leaves every request answering correctly,
 // and a cached loader that reads per-visitor data without a `key` fails the build at its line.
-// Without Redis, the in-memory default stays within its bounds under 10,000 distinct keys.
+// Astro's route cache gets the loaders' tags, so invalidating a tag drops the routes that showed
+// it. Without Redis, the in-memory default stays within its bounds under 10,000 distinct keys.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -128,6 +129,30 @@ describe(`loader cache (${ENV})`, { skip: !ENVIRONMENTS.includes(ENV) }, () => {
       await a.stop();
       await b.stop();
       await redis.stop();
+    }
+  });
+
+  test("Astro's route cache: a cached route's entry carries its loaders' tags, and invalidateLoaderCache drops it", { timeout: 60_000 }, async () => {
+    const server = await serve(root, { env: { HOIST_API: api.url } });
+    try {
+      const first = await page(server, '/routed/delta');
+      assert.equal(first.headers.get('x-astro-cache'), 'MISS');
+      assert.match(first.text, /<article id="post" data-n="\d+">delta<\/article>/);
+      const second = await page(server, '/routed/delta');
+      assert.equal(second.headers.get('x-astro-cache'), 'HIT');
+      assert.equal(second.text, first.text);
+      const calls = api.count('/cache/post/delta');
+      // A tag of the page's loader value drops the route's entry, not only the loader's.
+      await page(server, '/api/invalidate?tag=post:delta');
+      const third = await page(server, '/routed/delta');
+      assert.equal(third.headers.get('x-astro-cache'), 'MISS');
+      assert.equal(api.count('/cache/post/delta'), calls + 1, 'the loader ran again too');
+      // Another tag leaves it cached.
+      await page(server, '/api/invalidate?tag=post:other');
+      assert.equal((await page(server, '/routed/delta')).headers.get('x-astro-cache'), 'HIT');
+      assert.doesNotMatch(server.output(), PROCESS_TROUBLE);
+    } finally {
+      await server.stop();
     }
   });
 
