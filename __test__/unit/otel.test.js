@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import { __renderState, __startBatch, getLoaderData } from '../../js/runtime.js';
+import { __renderState, __startBatch, defineLoader, getLoaderData } from '../../js/runtime.js';
 
 /** @type {any[]} */
 const spans = [];
@@ -129,4 +129,18 @@ test('one span per loader run, under the active (request) span, with its outcome
   assert.equal(f.status.code, 2);
   assert.match(f.status.message, /db down/);
   assert.equal(f.exceptions.length, 1);
+});
+
+test('a cached loader run is marked miss, then hit', async () => {
+  spans.length = 0;
+  const cached = defineLoader(async () => ({ n: 1 }), { cache: { maxAge: 60 } });
+  for (const expected of ['miss', 'hit']) {
+    const astro = fakeAstro('/cached');
+    assert.deepEqual(await getLoaderData({ astro, key: 'C', loader: cached, component: component('C') }), { n: 1 });
+    __renderState(astro).end();
+    await new Promise((resolve) => setImmediate(resolve));
+    const span = spans.at(-1);
+    assert.equal(span.name, 'loader src/components/C.astro');
+    assert.equal(span.attributes['astro_hoist.cache'], expected);
+  }
 });
