@@ -83,7 +83,7 @@ export function cachedCall(args: {
   onTags?: (tags: string[]) => void;
 }): Promise<unknown>;
 /** @internal */
-export function __cacheInfo(loader: Function, info: { id: string; reads: string[] }): void;
+export function __cacheInfo(loader: Function, info: { id: string; reads: string[]; dev?: boolean }): void;
 /** @internal */
 export function __setStableKey(fn: (value: unknown) => string | null): void;
 /** @internal The in-memory store's size. */

@@ -226,12 +226,16 @@ export function cacheSpec(cache) {
 }
 
 /**
- * Tells the cache a loader's static facts (generated code calls it for each cached loader).
+ * Tells the cache a loader's static facts (generated code calls it for each cached loader). In
+ * `astro dev` each evaluation of the component's module (each edit) keys its values apart, so an
+ * edited loader never answers with what its previous code returned.
  * @param {Function} loader
- * @param {{ id: string, reads: string[] }} info
+ * @param {{ id: string, reads: string[], dev?: boolean }} info
  */
 export function __cacheInfo(loader, info) {
-  if (typeof loader === 'function') Object.defineProperty(loader, INFO, { value: info, configurable: true });
+  if (typeof loader !== 'function') return;
+  const id = info.dev ? `${info.id}~${randomUUID().slice(0, 8)}` : info.id;
+  Object.defineProperty(loader, INFO, { value: { id, reads: info.reads }, configurable: true });
 }
 
 /**

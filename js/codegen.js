@@ -167,7 +167,7 @@ export function registrationCode(info, options = {}) {
     if (options.cacheConfig) lines.push(`import ${JSON.stringify(CACHE_CONFIG_ID)};`);
     lines.push(
       `import { __cacheInfo as ${CACHE_INFO_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`,
-      `${CACHE_INFO_NAME}(loader, ${JSON.stringify({ id: info.id, reads: info.loader.reads.context })});`,
+      `${CACHE_INFO_NAME}(loader, ${JSON.stringify({ id: info.id, reads: info.loader.reads.context, ...(options.dev ? { dev: true } : {}) })});`,
     );
   }
   // A loader nothing reads is never started early: no batch lists it.

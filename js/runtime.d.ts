@@ -90,7 +90,7 @@ export function onLoaderSettled(listener: (event: LoaderSettledEvent) => void): 
 export function __routeCacheHints(scope: RequestScope): { tags: string[]; maxAge: number };
 
 /** @internal */
-export function __cacheInfo(loader: Function, info: { id: string; reads: string[] }): void;
+export function __cacheInfo(loader: Function, info: { id: string; reads: string[]; dev?: boolean }): void;
 
 export function defineLoader<Props = Record<string, any>, T = any>(
   loader: (context: LoaderContext<Props>) => T,

@@ -249,3 +249,30 @@ test('source map: word boundaries, with content, maps original positions through
   check('import { getLoaderData }');
   check('<h1>{post.title}');
 });
+
+test('a cached loader carries its component id and the context fields its key is made of; the store module is imported when configured', () => {
+  const source = [
+    '---',
+    "import { defineLoader, getLoaderData } from 'astro-hoist/runtime';",
+    'export const loader = defineLoader(async ({ params, url }) => ({ slug: params.slug, q: url.search }), { cache: { maxAge: 60 } });',
+    'const data = await getLoaderData();',
+    '---',
+    '<p>{data.slug}</p>',
+  ].join('\n');
+  const info = analyze(source, CARD);
+  assert.deepEqual(info.loader?.cache && { keyed: info.loader.cache.keyed, perRequest: info.loader.cache.perRequest }, { keyed: false, perRequest: [] });
+  const prod = transformAstro({ source, file: CARD, root: ROOT, info, options: { cacheConfig: true } });
+  assert.ok(prod);
+  assert.match(prod.append, /import "virtual:astro-hoist\/cache-config";/);
+  const call = prod.append.match(/\$\$hoistCacheInfo\(loader, (\{.*\})\);/);
+  assert.ok(call, prod.append);
+  assert.deepEqual(JSON.parse(call[1]), { id: info.id, reads: ['params', 'url'] });
+  // Without cache options nothing configures the store (the in-memory default); in dev each
+  // evaluation of the module keys apart.
+  const dev = transformAstro({ source, file: CARD, root: ROOT, info, options: { dev: true } });
+  assert.doesNotMatch(dev?.append ?? '', /cache-config/);
+  assert.match(dev?.append ?? '', /"dev":true/);
+  // A loader without `cache` gets none of it.
+  const plain = analyze(source.replace(', { cache: { maxAge: 60 } }', ''), CARD);
+  assert.doesNotMatch(transformAstro({ source, file: CARD, root: ROOT, info: plain })?.append ?? '', /CacheInfo/);
+});
