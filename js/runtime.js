@@ -364,6 +364,14 @@ function renderIdentity(astro, result) {
 export function __startBatch(astro, entries, options = {}, result = undefined) {
   const state = __renderState(astro, result);
   state.configure(options);
+  // The common repeat: a layout's batch after its page's, every entry already started. Checked
+  // without allocating: this runs before the page's first byte.
+  let started = true;
+  for (let i = 0; i < entries.length && started; i++) started = state.runs.has(entries[i].key);
+  if (started) {
+    drain(state); // its options may have raised the concurrency limit
+    return;
+  }
   /** @type {(LoaderFn | undefined)[]} */
   const loaders = entries.map((entry) => {
     if (typeof entry.loader === 'function') return /** @type {LoaderFn} */ (entry.loader);

@@ -119,8 +119,10 @@ async function streamSideBySide(hoisted, plain, api) {
   const markers = ['<head>', 'id="top"', 'id="main"', 'id="slow"', '</html>'];
   /** @type {Record<'hoisted' | 'plain', import('../../harness/http-client.js').StreamTiming[]>} */
   const samples = { hoisted: [], plain: [] };
-  for (let i = 0; i < 5; i++) {
-    for (const [name, server] of /** @type {const} */ ([['hoisted', hoisted], ['plain', plain]])) {
+  for (let i = 0; i < 10; i++) {
+    // Alternate which goes first, so neither always meets the other's leftovers.
+    const order = /** @type {const} */ ([['hoisted', hoisted], ['plain', plain]]);
+    for (const [name, server] of i % 2 === 0 ? order : [...order].reverse()) {
       api.reset();
       const timing = await streamTimes(`${server.url}/stream`, markers);
       assert.equal(timing.status, 200, timing.text.slice(0, 500));
@@ -215,7 +217,9 @@ for (const env of ENVIRONMENTS) {
 
     test('streaming (build): the first byte and every part arrive no later than in plain Astro', async () => {
       const times = await streamSideBySide(hoisted, plain, api);
-      assertNoLater(times, 25);
+      // Measured side by side the medians differ by 0.1-0.15 ms (BENCHMARKS.md, section 6: the
+      // runtime's own work before the head); a hold for a loader would cost 400 ms.
+      assertNoLater(times, 3);
       assert.ok(times.hoisted.markers['id="slow"'] >= SLOW_MS - 5, 'the slow part still waits for its data');
     });
 
@@ -230,7 +234,7 @@ for (const env of ENVIRONMENTS) {
         // Warm both (the first dev request compiles), then measure.
         await fetchText(`${devHoisted.url}/stream`);
         await fetchText(`${devPlain.url}/stream`);
-        assertNoLater(await streamSideBySide(devHoisted, devPlain, api), 60);
+        assertNoLater(await streamSideBySide(devHoisted, devPlain, api), 10);
       } finally {
         await devHoisted.stop();
         await devPlain.stop();
