@@ -4,7 +4,7 @@ import { afterEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStorage } from 'unstorage';
 import { __memoryUsage, configureLoaderCache, invalidateLoaderCache } from '../../js/cache.js';
-import { __cacheInfo, __renderState, defineLoader, getLoaderData, onLoaderSettled } from '../../js/runtime.js';
+import { __cacheInfo, __renderState, __startBatch, defineLoader, getLoaderData, onLoaderSettled } from '../../js/runtime.js';
 import { onRequest as cacheMiddleware } from '../../js/cache-middleware.js';
 import { opaqueServerTimingHeader, serverTimingHeader } from '../../js/middleware.js';
 
@@ -251,6 +251,28 @@ describe('the loader cache (a shared unstorage store)', () => {
     configureLoaderCache({ storage: shared });
     await request(loader, { params: { slug: 'a' } });
     assert.equal(loader.calls, 2);
+  });
+
+  it("reads a batch's entries in one store call, and their tags' tokens in one more", async () => {
+    const base = createStorage();
+    let calls = 0;
+    const counting = { ...base, getItem: (...a) => (calls++, base.getItem(...a)), getItems: (...a) => (calls++, base.getItems(...a)) };
+    configureLoaderCache({ storage: /** @type {any} */ (counting) });
+    const loaders = [1, 2, 3].map(() => cachedLoader({ maxAge: 60, tags: () => ['t'] }));
+    const render = async () => {
+      const astro = fakeAstro('/x', { slug: 's' });
+      const keys = loaders.map((l) => Reflect.get(l, Symbol.for('astro-hoist.cacheInfo')).id);
+      __startBatch(astro, loaders.map((loader, i) => ({ key: keys[i], loader, component: `src/components/${keys[i]}.astro`, conditional: false })));
+      const values = await Promise.all(loaders.map((loader, i) => getLoaderData({ astro, key: keys[i], loader, component: `src/components/${keys[i]}.astro` })));
+      __renderState(astro).end();
+      return values;
+    };
+    await render();
+    await delay(20);
+    calls = 0;
+    await render();
+    assert.equal(calls, 2, 'one read for the three entries, one for their tags');
+    assert.deepEqual(loaders.map((l) => l.calls), [1, 1, 1]);
   });
 
   it('a store that throws, hangs or returns garbage never fails a request', async () => {
