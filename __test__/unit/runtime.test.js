@@ -52,12 +52,14 @@ describe('exactly once per request', () => {
     __startBatch(astro, [entry('Post', loader)]);
     __startBatch(astro, [entry('Post', loader)]);
     const reads = Array.from({ length: 6 }, () => getLoaderData(bind(astro, 'Post', loader)));
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(loader.calls, 1);
     const values = await Promise.all(reads);
     for (const value of values) assert.equal(value, values[0]);
     assert.deepEqual(values[0], { title: 'post' });
     assert.equal(reads[0], reads[5], 'one promise per component');
     await getLoaderData(bind(astro, 'Post', loader));
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(loader.calls, 1);
     endRequest(astro);
   });
@@ -67,11 +69,14 @@ describe('exactly once per request', () => {
     const other = counting('other');
     const lazy = counting('lazy');
     __startBatch(astro, [entry('Other', other)]);
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(lazy.calls, 0);
     const first = getLoaderData(bind(astro, 'Lazy', lazy));
-    assert.equal(lazy.calls, 1, 'started synchronously at the read');
+    await ticks(1); // loaders start in the turn after the one that asked
+    assert.equal(lazy.calls, 1, 'started by the read');
     assert.equal(await first, 'lazy');
     assert.equal(await getLoaderData(bind(astro, 'Lazy', lazy)), 'lazy');
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(lazy.calls, 1);
     endRequest(astro);
   });
@@ -92,11 +97,14 @@ describe('conditional and speculative loaders', () => {
     const always = counting('always');
     const maybe = counting('maybe');
     __startBatch(astro, [entry('Always', always), entry('Maybe', maybe, true)], { speculative: false });
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(always.calls, 1);
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(maybe.calls, 0);
     await ticks();
     assert.equal(maybe.calls, 0);
     assert.equal(await getLoaderData(bind(astro, 'Maybe', maybe)), 'maybe');
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(maybe.calls, 1);
     endRequest(astro);
   });
@@ -105,8 +113,10 @@ describe('conditional and speculative loaders', () => {
     const astro = fakeAstro();
     const maybe = counting('maybe');
     __startBatch(astro, [entry('Maybe', maybe, true)], { speculative: true });
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(maybe.calls, 1);
     assert.equal(await getLoaderData(bind(astro, 'Maybe', maybe)), 'maybe');
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(maybe.calls, 1);
     endRequest(astro);
   });
@@ -119,10 +129,14 @@ describe('conditional and speculative loaders', () => {
       __startBatch(astro, [entry('Main', main), entry('Spec', spec, true)], { speculative: true });
       return new Response('<html>page</html>', { headers: { 'content-type': 'text/html' } });
     });
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(spec.calls, 1);
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(spec.signal.aborted, false, 'still running while the body streams');
     assert.equal(await response.text(), '<html>page</html>');
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(spec.signal.aborted, true);
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(spec.signal.reason.name, 'AbortError');
     assert.doesNotMatch(response.headers.get('server-timing') ?? '', /Spec/, 'unsettled work is not listed');
   });
@@ -134,8 +148,10 @@ describe('loaders found by key (each component registers its own)', () => {
     const child = counting('child data', 5);
     __registerLoader('registry-child', child);
     __startBatch(astro, [{ key: 'registry-child', component: component('registry-child'), conditional: false }]);
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(child.calls, 1, 'started by the batch, before the child renders');
     assert.equal(await getLoaderData(bind(astro, 'registry-child', child)), 'child data');
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(child.calls, 1);
     endRequest(astro);
   });
@@ -157,6 +173,7 @@ describe('loaders found by key (each component registers its own)', () => {
     __registerLoader('registry-shared', b);
     const astro = fakeAstro();
     __startBatch(astro, [{ key: 'registry-shared', component: component('registry-shared'), conditional: false }]);
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(a.calls + b.calls, 0, 'ambiguous: the batch does not guess');
     assert.equal(await getLoaderData(bind(astro, 'registry-shared', b)), 'app b', 'each component reads its own loader');
     endRequest(astro);
@@ -164,6 +181,7 @@ describe('loaders found by key (each component registers its own)', () => {
     __registerLoader('registry-shared', edited, true);
     const next = fakeAstro();
     __startBatch(next, [{ key: 'registry-shared', component: component('registry-shared'), conditional: false }]);
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(edited.calls, 1, 'a dev re-evaluation replaces the old loader');
     endRequest(next);
   });
@@ -255,10 +273,12 @@ describe('concurrency', () => {
     const names = ['A', 'B', 'C', 'D', 'E'];
     const entries = names.map((name, i) => entry(name, t.loader(name, 5 + i)));
     __startBatch(astro, entries, { concurrency: 2 });
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.deepEqual(t.started, ['A', 'B']);
     const values = await Promise.all(entries.map((e) => getLoaderData(bind(astro, e.key, e.loader))));
     assert.deepEqual(values, names);
     assert.equal(t.max, 2);
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.deepEqual(t.started, names);
     endRequest(astro);
   });
@@ -280,6 +300,7 @@ describe('concurrency', () => {
     __startBatch(astro, [entry('A', t.loader('A', 10))], { concurrency: 1 });
     const lazy = t.loader('Lazy', 1);
     const read = getLoaderData(bind(astro, 'Lazy', lazy));
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.deepEqual(t.started, ['A']);
     assert.equal(await read, 'Lazy');
     assert.equal(t.max, 1);
@@ -599,8 +620,10 @@ describe('middleware', () => {
       return new Response('x');
     });
     assert.notEqual(__existingRenderState(astro), undefined);
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(unread.signal.aborted, false);
     assert.equal(await response.text(), 'x');
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(unread.signal.aborted, true, 'the body ended: unread loaders are aborted');
   });
 
@@ -617,9 +640,11 @@ describe('middleware', () => {
     source.enqueue(new TextEncoder().encode('chunk1'));
     const { value } = await reader.read();
     assert.equal(new TextDecoder().decode(value), 'chunk1');
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(loader.signal.aborted, false, 'the body is still streaming');
     source.close();
     assert.equal((await reader.read()).done, true);
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(loader.signal.aborted, true);
   });
 
@@ -631,8 +656,10 @@ describe('middleware', () => {
       __startBatch(astro, [entry('A', loader)], { serverTiming: false });
       return new Response(new ReadableStream({ cancel: () => void (sourceCancelled = true) }));
     });
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(loader.signal.aborted, false);
     await response.body.cancel(new Error('client went away'));
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(loader.signal.aborted, true);
     assert.equal(sourceCancelled, true);
   });
@@ -642,9 +669,11 @@ describe('middleware', () => {
     const loader = hanging();
     const response = await onRequest(astro, async () => {
       __startBatch(astro, [entry('A', loader)], { serverTiming: false });
+      await ticks(1); // the render goes on past its first turn: the loader is running
       return new Response(new ReadableStream({ pull: (c) => c.error(new Error('render failed')) }));
     });
     await assert.rejects(response.text(), /render failed/);
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(loader.signal.aborted, true);
   });
 
@@ -654,6 +683,7 @@ describe('middleware', () => {
     const loader = hanging();
     await onRequest(astro, async () => {
       __startBatch(astro, [entry('A', loader)], { serverTiming: false });
+      await ticks(1); // the render goes on past its first turn: the loader is running
       return new Response('x');
     });
     const read = getLoaderData(bind(astro, 'A', loader));
@@ -668,11 +698,13 @@ describe('middleware', () => {
     const redirect = Response.redirect('http://127.0.0.1/elsewhere', 302);
     const response = await onRequest(astro, async () => {
       __startBatch(astro, [entry('A', loader)]);
+      await ticks(1); // the render goes on past its first turn: the loader is running
       return redirect;
     });
     assert.equal(response, redirect);
     assert.equal(response.status, 302);
     assert.equal(response.headers.get('location'), 'http://127.0.0.1/elsewhere');
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(loader.signal.aborted, true, 'nothing will render the loaders now');
   });
 
@@ -704,10 +736,12 @@ describe('middleware', () => {
     await assert.rejects(
       onRequest(astro, async () => {
         __startBatch(astro, [entry('A', loader)]);
+        await ticks(1); // the render goes on past its first turn: the loader is running
         throw failure;
       }),
       (error) => error === failure,
     );
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(loader.signal.aborted, true);
   });
 
@@ -832,9 +866,11 @@ describe('one state per render', () => {
     const loader = hanging();
     const response = await onRequest(astro, async () => {
       __startBatch(astro, [entry('A', loader)], {}, render());
+      await ticks(1); // the render goes on past its first turn: the loader is running
       return new Response(null, { status: 404 });
     });
     assert.equal(response.status, 404);
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(loader.signal.aborted, true);
   });
 
@@ -871,6 +907,7 @@ describe('loaders that read their props', () => {
     const astro = fakeAstro();
     const loader = byProps(2);
     const reads = ['u1', 'u2', 'u1', 'u1', 'u3'].map((id) => getLoaderData(propsBind(instance(astro, { id }), 'Badge', loader)));
+    await ticks(1); // loaders start in the turn after the one that asked
     assert.deepEqual(loader.seen.map((p) => p.id), ['u1', 'u2', 'u3']);
     assert.deepEqual((await Promise.all(reads)).map((v) => v.id), ['u1', 'u2', 'u1', 'u1', 'u3']);
     endRequest(astro);
