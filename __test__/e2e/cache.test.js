@@ -208,3 +208,41 @@ describe(`loader cache (${ENV})`, { skip: !ENVIRONMENTS.includes(ENV) }, () => {
     });
   });
 });
+
+describe('loader cache (astro5)', { skip: !ENVIRONMENTS.includes('astro5') }, () => {
+  test('the same cache on Astro 5 (no route cache there): hits in memory, tag invalidation', { timeout: SETUP_TIMEOUT_MS }, async () => {
+    await installPackedAddon('astro5', tarballs);
+    const api = await startLatencyApi({ delayMs: 20 });
+    // Astro 5 has no route cache: the fixture without it.
+    const config = `import node from '@astrojs/node';
+import { defineConfig } from 'astro/config';
+import hoist from 'astro-hoist';
+export default defineConfig({
+  output: 'server',
+  adapter: node({ mode: 'standalone' }),
+  integrations: [hoist({ serverTiming: true, cache: { storage: './src/hoist-cache.mjs' } })],
+  devToolbar: { enabled: false },
+});
+`;
+    // The memory store (this environment has no Redis client installed).
+    const store = 'export default () => undefined;\n';
+    const root = await prepareFixture('astro5', 'cache', { as: 'cache-e2e', files: { 'astro.config.mjs': config, 'src/hoist-cache.mjs': store } });
+    try {
+      await build(root, { env: { HOIST_API: api.url } });
+      const server = await serve(root, { env: { HOIST_API: api.url } });
+      try {
+        const first = await page(server, '/post/alpha');
+        assert.match(first.text, /<article id="post" data-n="1">alpha<\/article>/);
+        assert.equal(nOf((await page(server, '/post/alpha')).text, 'post'), 1, 'a hit');
+        await page(server, '/api/invalidate?tag=post:alpha');
+        assert.equal(nOf((await page(server, '/post/alpha')).text, 'post'), 2, 'loaded again after the invalidation');
+        assert.equal(api.count('/cache/post/alpha'), 2);
+        assert.doesNotMatch(server.output(), PROCESS_TROUBLE);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await api.stop();
+    }
+  });
+});
