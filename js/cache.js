@@ -489,14 +489,13 @@ async function writeEntry(s, key, value, spec, component) {
   /** @type {Record<string, string>} */
   const g = {};
   if (tags.length > 0) {
+    // The tokens as they are now. A tag invalidated while the loader ran is not seen: its value
+    // is kept under the new token until it expires (the window is the loader's duration).
     if (s.storage) {
-      const storage = s.storage;
-      const keys = tags.map((tag) => tagKey(s, tag));
-      const values = await guarded(s, () => storage.getItems(keys), null, 'read');
-      if (values === null) return;
-      const byKey = new Map(values.map((item) => [item.key, item.value]));
+      const values = await Promise.all(tags.map((tag) => storeRead(s, tagKey(s, tag))));
+      if (values.includes(FAULT)) return;
       tags.forEach((tag, i) => {
-        const v = byKey.get(keys[i]) ?? byKey.get(keys[i].replace(/\//g, ':'));
+        const v = values[i];
         g[tag] = v === null || v === undefined ? '' : String(v);
       });
     } else {

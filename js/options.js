@@ -8,7 +8,7 @@ const DOCS = {
   timeout: 'a positive number of milliseconds after which a loader is aborted',
   concurrency: 'a positive integer: how many loaders of one render may run at once',
   speculative: 'true or false: also start loaders of conditionally rendered components early',
-  serverTiming: "true, false or 'paths': a Server-Timing header with each settled loader (default: in dev only)",
+  serverTiming: "true, false or 'paths': a Server-Timing header with each settled loader (default: false)",
   cache:
     "an object: where cached loader values live ({ storage: a module path whose default export is an unstorage Storage, or { driver: 'redis', options: {...} } }) and the in-memory store's bounds (maxEntries, maxBytes, maxEntryBytes), the store's time budget (timeout, retryAfter, in ms) and a key namespace (version)",
   report: "true or a folder (relative to the project root): astro build writes the plan of every route there, as report.json and report.html (true: 'astro-hoist-report')",
@@ -101,7 +101,9 @@ export function validateOptions(options) {
 
 /**
  * What the generated code gets for `serverTiming`: component paths in dev (or when asked for
- * with 'paths'), opaque component ids in production when enabled, else none.
+ * with 'paths'), opaque component ids in production when enabled, else none. Off unless asked
+ * for, in dev too: the middleware that writes it costs each response's first bytes about a
+ * millisecond in `astro dev` (BENCHMARKS.md, section 6), and the default must cost none.
  * @param {HoistOptions['serverTiming']} option
  * @param {boolean} dev
  * @returns {'paths' | 'opaque' | false}
@@ -110,7 +112,7 @@ export function resolveServerTiming(option, dev) {
   if (option === false) return false;
   if (option === 'paths') return 'paths';
   if (option === true) return dev ? 'paths' : 'opaque';
-  return dev ? 'paths' : false;
+  return false;
 }
 
 /** @param {unknown} value */
