@@ -8,6 +8,7 @@
 // provider reads the whole body before answering anyway); any other response passes untouched.
 
 import { __withRequestContext } from './cache.js';
+import { copyRegisteredSymbols } from './middleware.js';
 import { __routeCacheHints, RequestScope } from './runtime.js';
 
 /**
@@ -47,9 +48,7 @@ export async function onRequest(context, next) {
     if (hints.maxAge < routeMaxAge) update.maxAge = Math.max(0, Math.floor(hints.maxAge));
     if (update.tags || update.maxAge !== undefined) cache.set(update);
     const out = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
-    for (const symbol of Object.getOwnPropertySymbols(response)) {
-      if (Symbol.keyFor(symbol) !== undefined) Reflect.set(out, symbol, Reflect.get(response, symbol));
-    }
+    copyRegisteredSymbols(response, out);
     return out;
   } finally {
     scope.end();

@@ -21,6 +21,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
 import { parse, stringify } from 'devalue';
 import { LRUCache } from 'lru-cache';
+import { processWide } from './process-wide.js';
 
 /**
  * @typedef {import('./cache.js').LoaderCacheOptions} LoaderCacheOptions
@@ -65,20 +66,6 @@ const DEFAULTS = Object.freeze({
 });
 
 /**
- * A value shared by every copy of this module in the process (one bundled, one from node_modules).
- * @template T
- * @param {string} name
- * @param {() => T} create
- * @returns {T}
- */
-function processWide(name, create) {
-  const key = Symbol.for(`astro-hoist.cache.${name}`);
-  const global = /** @type {Record<symbol, T>} */ (/** @type {unknown} */ (globalThis));
-  global[key] ??= create();
-  return global[key];
-}
-
-/**
  * @typedef {object} Settings
  * @property {import('unstorage').Storage | undefined} storage
  * @property {LRUCache<string, Entry>} memory the default store
@@ -92,15 +79,15 @@ function processWide(name, create) {
  */
 
 /** @type {{ current: Settings }} */
-const settings = processWide('settings', () => ({ current: createSettings({}) }));
+const settings = processWide('cache.settings', () => ({ current: createSettings({}) }));
 /** Concurrent misses of one key in this process share one call. @type {Map<string, Promise<{ value: unknown, written: Promise<void> }>>} */
-const inflight = processWide('inflight', () => new Map());
+const inflight = processWide('cache.inflight', () => new Map());
 /** Keys whose stale entry is being refreshed by this process. @type {Set<string>} */
-const refreshing = processWide('refreshing', () => new Set());
+const refreshing = processWide('cache.refreshing', () => new Set());
 /** The Astro context of the request being handled (set by the cache middleware). @type {AsyncLocalStorage<RouteContext>} */
-const requests = processWide('requests', () => new AsyncLocalStorage());
+const requests = processWide('cache.requests', () => new AsyncLocalStorage());
 /** When each kind of warning was last printed. @type {Map<string, number>} */
-const warned = processWide('warned', () => new Map());
+const warned = processWide('cache.warned', () => new Map());
 
 /**
  * @param {CacheConfig} config

@@ -237,7 +237,7 @@ function watchBody(body, onEnd) {
  * @param {Response} from
  * @param {Response} to
  */
-function copyRegisteredSymbols(from, to) {
+export function copyRegisteredSymbols(from, to) {
   for (const symbol of Object.getOwnPropertySymbols(from)) {
     if (Symbol.keyFor(symbol) !== undefined) Reflect.set(to, symbol, Reflect.get(from, symbol));
   }

@@ -18,6 +18,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context as otelContext, SpanStatusCode, trace } from '@opentelemetry/api';
 import { __setStableKey, CACHE, cacheSpec, cachedCall } from './cache.js';
+import { processWide } from './process-wide.js';
 
 export { __cacheInfo } from './cache.js';
 
@@ -66,20 +67,6 @@ const MISSING_BIND =
   '.astro component that exports `loader` (`const data = await getLoaderData<typeof loader>()`), ' +
   'and install the astro-hoist integration in astro.config (`integrations: [hoist()]`): the ' +
   'integration rewrites these calls at build time; without it they cannot know their loader.';
-
-/**
- * A value shared by every copy of this module in the process.
- * @template T
- * @param {string} name
- * @param {() => T} create
- * @returns {T}
- */
-function processWide(name, create) {
-  const key = Symbol.for(`astro-hoist.${name}`);
-  const global = /** @type {Record<symbol, T>} */ (/** @type {unknown} */ (globalThis));
-  global[key] ??= create();
-  return global[key];
-}
 
 /** @type {WeakMap<object, RenderState>} render identity -> its state */
 const renders = processWide('renders', () => new WeakMap());
