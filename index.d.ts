@@ -146,6 +146,11 @@ export interface Batch {
   files: Array<string>
   /** False when some resolution or module was still unknown. */
   complete: boolean
+  /**
+   * The root's dataflow tree, as JSON for the runtime: the component instances it starts once
+   * the data their props (or their condition) are made of has resolved.
+   */
+  flow?: string
 }
 
 /** One loader a root's batch lists. */
@@ -173,7 +178,7 @@ export interface CacheStats {
 }
 
 /** Every diagnostic's stable code (the core's `diagnostic::Code`). */
-export type Code = 'syntax-error' | 'parser-failure' | 'too-deeply-nested' | 'too-ambiguous' | 'unclosed-frontmatter' | 'unsupported-loader-form' | 'unsupported-file' | 'read-error' | 'invalid-utf8' | 'internal-error' | 'unresolved-import' | 'unknown-component' | 'export-not-found' | 'reexport-cycle' | 'server-island' | 'loader-not-hoistable' | 'loader-unused' | 'loader-conditional' | 'loader-cycle' | 'loader-unreached' | 'mdx-content' | 'route-failed' | 'unsafe-loader-cache'
+export type Code = 'syntax-error' | 'parser-failure' | 'too-deeply-nested' | 'too-ambiguous' | 'unclosed-frontmatter' | 'unsupported-loader-form' | 'unsupported-file' | 'read-error' | 'invalid-utf8' | 'internal-error' | 'unresolved-import' | 'unknown-component' | 'export-not-found' | 'reexport-cycle' | 'server-island' | 'loader-not-hoistable' | 'loader-unused' | 'loader-conditional' | 'loader-cycle' | 'loader-unreached' | 'mdx-content' | 'route-failed' | 'unsafe-loader-cache' | 'props-not-traced'
 
 /** The analysis of one file. */
 export interface ComponentInfo {
@@ -311,7 +316,12 @@ export interface LoaderInfo {
   hoistable: boolean
   /** Why it cannot, when `hoistable` is false. */
   reason?: string
-  /** What a run at request start depends on (present exactly when `hoistable`). */
+  /**
+   * It reads its props (or is a batch loader) and nothing else keeps it from starting early:
+   * it starts once the props its usages pass are known, where the planner proves them.
+   */
+  byProps: boolean
+  /** What a run before render depends on (present exactly when `hoistable` or `byProps`). */
   module?: LoaderModuleInfo
   /** The `cache` option of `defineLoader(fn, { cache: … })`, when written. */
   cache?: LoaderCacheInfo
@@ -388,6 +398,8 @@ export interface Plan {
   files: Array<string>
   /** False when some resolution or module was still unknown. */
   complete: boolean
+  /** The root's dataflow tree, as JSON for the runtime (see `Batch.flow`). */
+  flow?: string
 }
 
 /** Why a root cannot be planned. */

@@ -51,6 +51,7 @@ export const RUNTIME_SPECIFIER = 'astro-hoist/runtime';
 const START_NAME = '$$hoistStart';
 const REGISTER_NAME = '$$hoistRegister';
 const CACHE_INFO_NAME = '$$hoistCacheInfo';
+const FLOW_NAME = '$$hoistFlow';
 /**
  * Astro's per-render SSRResult, in scope in every frontmatter (the compiler's parameter name in
  * Astro 5 and 7). `typeof` keeps the code valid should a compiler ever name it otherwise: the
@@ -131,10 +132,13 @@ export function rewriteLoaderDataCalls(s, info, component, options = {}) {
  * @param {string} args.file absolute path of the component starting the batch
  * @param {BatchOptions} [args.options]
  * @param {string[]} [args.order] keys in the order to start them under a concurrency limit
+ * @param {string | null} [args.flow] the root's dataflow tree, JSON from the core
  * @returns {{ statement: string, imports: string[] }}
  */
-export function batchCode(entries, { file, options = {}, order }) {
+export function batchCode(entries, { file, options = {}, order, flow }) {
   const imports = [`import { __startBatch as ${START_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`];
+  // The dataflow tree is made once, when the module loads; every render walks the same object.
+  if (flow) imports.push(`const ${FLOW_NAME} = ${flow};`);
   const items = entries.map((entry) => {
     const own = entry.file === file ? ', loader: loader' : '';
     return `{ key: ${JSON.stringify(entry.id)}${own}, component: ${JSON.stringify(entry.component)}, conditional: ${entry.conditional ? 'true' : 'false'} }`;
@@ -147,7 +151,7 @@ export function batchCode(entries, { file, options = {}, order }) {
     dev: options.dev,
     order,
   };
-  const statement = `;${START_NAME}(Astro, [${items.join(', ')}], ${JSON.stringify(batchOptions)}, ${RESULT});`;
+  const statement = `;${START_NAME}(Astro, [${items.join(', ')}], ${JSON.stringify(batchOptions)}, ${RESULT}${flow ? `, ${FLOW_NAME}` : ''});`;
   return { statement, imports };
 }
 
@@ -170,8 +174,9 @@ export function registrationCode(info, options = {}) {
       `${CACHE_INFO_NAME}(loader, ${JSON.stringify({ id: info.id, reads: info.loader.reads.context, ...(options.dev ? { dev: true } : {}) })});`,
     );
   }
-  // A loader nothing reads is never started early: no batch lists it.
-  if (!info.loader?.hoistable || info.loaderDataCalls.length === 0) return lines;
+  // A loader nothing reads is never started early: no batch lists it. One that reads props is
+  // started by the dataflow walk, found by key too.
+  if (!(info.loader?.hoistable || info.loader?.byProps) || info.loaderDataCalls.length === 0) return lines;
   return [
     ...lines,
     `import { __registerLoader as ${REGISTER_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`,
@@ -201,10 +206,11 @@ export function batchOffset(info) {
  * @param {BatchEntry[]} [args.entries] loaders of the component's tree to start in its batch
  * @param {BatchOptions} [args.options]
  * @param {string[]} [args.order] start order under a concurrency limit
+ * @param {string | null} [args.flow] the component's dataflow tree, JSON from the core
  * @returns {{ code: string, map: import('magic-string').SourceMap, warnings: CodegenWarning[], append: string } | null}
  *   null: nothing to change. `append`: statements to add after Astro compiled the result.
  */
-export function transformAstro({ source, file, root, info, entries = [], options = {}, order }) {
+export function transformAstro({ source, file, root, info, entries = [], options = {}, order, flow }) {
   const s = new MagicString(source);
   const component = toComponentPath(root, file);
   /** @type {string[]} */
@@ -213,8 +219,8 @@ export function transformAstro({ source, file, root, info, entries = [], options
   const warnings = rewriteLoaderDataCalls(s, info, component, options);
   append.push(...registrationCode(info, options));
 
-  if (entries.length > 0) {
-    const { statement, imports } = batchCode(entries, { file, options, order });
+  if (entries.length > 0 || flow) {
+    const { statement, imports } = batchCode(entries, { file, options, order, flow });
     append.unshift(...imports);
     const at = batchOffset(info);
     if (at === null) {

@@ -18,6 +18,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context as otelContext, SpanStatusCode, trace } from '@opentelemetry/api';
 import { __setStableKey, CACHE, cacheSpec, cachedCall } from './cache.js';
+import { evaluate, forEachInstance } from './flow.js';
 import { processWide } from './process-wide.js';
 
 export { __cacheInfo } from './cache.js';
@@ -53,7 +54,7 @@ export { __cacheInfo } from './cache.js';
  * @property {number | undefined} end performance.now() when it settled
  * @property {Set<Run> | null} waitsOn runs this one asked for through `context.load()` (cycle detection), once it asked
  * @property {Map<string | null, Promise<unknown>> | null} reads one wrapped promise per reading component, once read
- * @property {'batch' | 'render' | 'load'} origin what started it: a batch, its component's getLoaderData(), context.load()
+ * @property {'batch' | 'flow' | 'render' | 'load'} origin what started it: a batch, the dataflow walk (its props became known), its component's getLoaderData(), context.load()
  * @property {import('@opentelemetry/api').Span | undefined} span its OpenTelemetry span, when an SDK records it
  * @property {import('./cache.js').CacheState | undefined} cache how the cross-request cache answered, for a cached loader
  * @property {string[] | undefined} cacheTags the tags of a cached loader's value, once known
@@ -210,6 +211,8 @@ class RenderState {
     this.batchWaiting = [];
     /** Whether a drain of the queue is due in the next turn (see `schedule`). */
     this.drainScheduled = false;
+    /** @type {WeakSet<object>} dataflow trees already walked in this render */
+    this.flows = new WeakSet();
 
     const scope = RequestScope.current();
     if (scope && !scope.ended) scope.states.add(this);
@@ -348,11 +351,13 @@ function renderIdentity(astro, result) {
  * @param {BatchEntry[]} entries every hoisted loader of the component's tree
  * @param {BatchOptions} [options]
  * @param {object} [result] Astro's per-render `$$result`
+ * @param {import('./flow.js').FlowNode} [flow] the tree's dataflow: instances started once their props are known
  * @returns {void}
  */
-export function __startBatch(astro, entries, options = {}, result = undefined) {
+export function __startBatch(astro, entries, options = {}, result = undefined, flow = undefined) {
   const state = __renderState(astro, result);
   state.configure(options);
+  if (flow) startFlow(state, astro, flow);
   // The common repeat: a layout's batch after its page's, every entry already started. Checked
   // without allocating: this runs before the page's first byte.
   let started = true;
@@ -386,6 +391,106 @@ export function __startBatch(astro, entries, options = {}, result = undefined) {
     schedule(state, run);
   }
   scheduleDrain(state); // a batch may have raised the concurrency limit
+}
+
+/**
+ * Walks the tree's dataflow (the core's plan, see js/flow.js): each instance whose props (and
+ * whether it renders) are proven to come from request values and its writer's data is started
+ * as soon as those are known, instead of when its component renders. A run started here is
+ * keyed by the props it was started with, like the one its render asks for: an instance that
+ * renders with other props (a mistake of the proof, a frontmatter that changed the data) gets
+ * its own run; it never reads another instance's data. Never throws: what cannot be evaluated
+ * is left to the render.
+ * @param {RenderState} state
+ * @param {AstroLike} astro the root component's
+ * @param {import('./flow.js').FlowNode} root
+ */
+function startFlow(state, astro, root) {
+  if (state.ended || state.flows.has(root)) return;
+  // A layout's batch repeats its page's walk of the same tree: once per render.
+  state.flows.add(root);
+  const props = astro.props !== null && typeof astro.props === 'object' ? /** @type {Record<string, unknown>} */ (astro.props) : {};
+  const run = root.run ? flowRun(state, astro, root, props) : undefined;
+  flowChildren(state, astro, root, props, run);
+}
+
+/**
+ * The instances `node`'s component writes, once what they read of it is known.
+ * @param {RenderState} state
+ * @param {AstroLike} astro
+ * @param {import('./flow.js').FlowNode} node
+ * @param {unknown} props the node's props
+ * @param {Run | undefined} run the node's loader run
+ */
+function flowChildren(state, astro, node, props, run) {
+  const children = node.children;
+  if (!children) return;
+  /** @type {import('./flow.js').FlowNode[]} */
+  const waiting = [];
+  for (const child of children) {
+    if (child.data) waiting.push(child);
+    else flowVisit(state, astro, child, props, undefined);
+  }
+  if (waiting.length === 0 || !run) return;
+  // Once the writer's data is in: its failure means its children do not render as planned.
+  run.promise.then((data) => {
+    if (state.ended) return;
+    for (const child of waiting) flowVisit(state, astro, child, props, data);
+  }, noop);
+}
+
+/**
+ * Starts every instance of `node` its steps render, then walks on below each.
+ * @param {RenderState} state
+ * @param {AstroLike} astro
+ * @param {import('./flow.js').FlowNode} node
+ * @param {unknown} props its writer's props
+ * @param {unknown} data its writer's loader data
+ */
+function flowVisit(state, astro, node, props, data) {
+  /** @type {import('./flow.js').Env} */
+  const env = { data, props, params: astro.params ?? {}, url: astro.url, items: [], indexes: [] };
+  try {
+    forEachInstance(node.steps, env, (instance) => {
+      const value = node.props ? evaluate(node.props, instance) : {};
+      if (value === null || typeof value !== 'object') return;
+      const own = /** @type {Record<string, unknown>} */ (value);
+      const run = node.run ? flowRun(state, astro, node, own) : undefined;
+      flowChildren(state, astro, node, own, run);
+    });
+  } catch {
+    // Where the render would throw too, or the proof met a value it did not expect: the
+    // render decides, as without the walk.
+  }
+}
+
+/**
+ * The run of an instance's loader: its props' run (one per distinct props), or the loader's
+ * one run. Started when new. None when the loader is not registered (its module is not loaded)
+ * or its props cannot be keyed.
+ * @param {RenderState} state
+ * @param {AstroLike} astro
+ * @param {import('./flow.js').FlowNode} node
+ * @param {Record<string, unknown>} props
+ * @returns {Run | undefined}
+ */
+function flowRun(state, astro, node, props) {
+  const known = registered.get(node.id);
+  if (!known || known.ambiguous) return undefined;
+  const { loader } = known;
+  let runKey = node.id;
+  if (node.run === 'props') {
+    const id = propsKey(props);
+    if (id === null) return undefined;
+    if (id !== EMPTY_PROPS) runKey = `${node.id}\0${id}`;
+  }
+  const existing = runKey === node.id ? lookup(state, node.id, loader, node.c) : state.runs.get(runKey);
+  if (existing) return existing;
+  const given = node.run === 'props' && runKey !== node.id ? (state.dev ? watchedProps(props, node.c) : props) : undefined;
+  const run = createRun(state, runKey, loader, node.c, astro, given);
+  run.origin = 'flow';
+  schedule(state, run);
+  return run;
 }
 
 /**

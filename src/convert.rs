@@ -116,6 +116,7 @@ impl From<core::loader::Loader> for LoaderInfo {
                 .collect(),
             hoistable: l.hoistable,
             reason: l.reason,
+            by_props: l.by_props,
             module: l.module.map(|m| LoaderModuleInfo {
                 imports: m
                     .imports
@@ -191,6 +192,7 @@ impl From<core::diagnostic::Code> for Code {
             C::MdxContent => Code::MdxContent,
             C::RouteFailed => Code::RouteFailed,
             C::UnsafeLoaderCache => Code::UnsafeLoaderCache,
+            C::PropsNotTraced => Code::PropsNotTraced,
         }
     }
 }
@@ -319,6 +321,7 @@ impl From<core::plan::Plan> for Plan {
             notes: p.notes.into_iter().map(Diagnostic::from).collect(),
             files: p.files,
             complete: p.complete,
+            flow: p.flow,
         }
     }
 }
@@ -342,6 +345,7 @@ impl From<core::plan::Batch> for Batch {
             notes: b.notes.into_iter().map(Diagnostic::from).collect(),
             files: b.files,
             complete: b.complete,
+            flow: b.flow,
         }
     }
 }

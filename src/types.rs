@@ -43,6 +43,7 @@ pub enum Code {
     MdxContent,
     RouteFailed,
     UnsafeLoaderCache,
+    PropsNotTraced,
 }
 
 /// What a file is.
@@ -211,7 +212,10 @@ pub struct LoaderInfo {
     pub hoistable: bool,
     /// Why it cannot, when `hoistable` is false.
     pub reason: Option<String>,
-    /// What a run at request start depends on (present exactly when `hoistable`).
+    /// It reads its props (or is a batch loader) and nothing else keeps it from starting early:
+    /// it starts once the props its usages pass are known, where the planner proves them.
+    pub by_props: bool,
+    /// What a run before render depends on (present exactly when `hoistable` or `byProps`).
     pub module: Option<LoaderModuleInfo>,
     /// The `cache` option of `defineLoader(fn, { cache: … })`, when written.
     pub cache: Option<LoaderCacheInfo>,
@@ -490,6 +494,8 @@ pub struct Plan {
     pub files: Vec<String>,
     /// False when some resolution or module was still unknown.
     pub complete: bool,
+    /// The root's dataflow tree, as JSON for the runtime (see `Batch.flow`).
+    pub flow: Option<String>,
 }
 
 /// Why a root cannot be planned.
@@ -513,6 +519,9 @@ pub struct Batch {
     pub files: Vec<String>,
     /// False when some resolution or module was still unknown.
     pub complete: bool,
+    /// The root's dataflow tree, as JSON for the runtime: the component instances it starts once
+    /// the data their props (or their condition) are made of has resolved.
+    pub flow: Option<String>,
 }
 
 /// A batch, or why there is none.

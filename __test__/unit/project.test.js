@@ -64,11 +64,11 @@ const FILES = {
   'src/ui/index.ts': "export { default as Card } from '../components/Card.astro';\nexport * from './more';\n",
   'src/ui/more.ts': "import Leaf from '../components/Leaf.astro';\nexport { Leaf };\n",
   'src/pages/slots.astro': plain("import Layout from '@layouts/Layout.astro';\nimport { Card, Leaf } from '../ui';", '<Layout><Card><Leaf /></Card></Layout>'),
-  // conditional: Hidden only under `{show && ...}`
+  // conditional: Hidden only under `{show && ...}`, on a cookie (not traced before render)
   'src/components/Shown.astro': withLoader('shown'),
   'src/components/Hidden.astro': withLoader('hidden'),
   'src/pages/conditional.astro': plain(
-    "import Shown from '../components/Shown.astro';\nimport Hidden from '../components/Hidden.astro';\nconst show = Astro.url.searchParams.has('show');",
+    "import Shown from '../components/Shown.astro';\nimport Hidden from '../components/Hidden.astro';\nconst show = Astro.cookies.has('show');",
     '<Shown />{show && <Hidden />}',
   ),
   // ctx.load: Profile awaits User's loader
@@ -185,6 +185,48 @@ test('plan: nested and slotted loaders start in one wave; conditional ones wait 
     assert.equal(profile.depthAfter, 2);
     assert.equal(profile.makespan, 31);
   }
+});
+
+test('plan: a loader that reads props waits for the data its props come from; a traced condition starts in wave 1; a cycle through props ends', async (t) => {
+  /** A component whose loader reads `props.id` and that renders `template`. */
+  const byProps = (/** @type {string} */ name, /** @type {string} */ imports, /** @type {string} */ template) =>
+    `---\nimport { getLoaderData } from 'astro-hoist/runtime';\nimport { db } from '../lib/db';\n${imports}\nexport const loader = async ({ props, signal }) => db(\`${name}:\${props.id}\`, signal);\nconst data = await getLoaderData<typeof loader>();\n---\n${template}\n`;
+  const root = makeProject({
+    'package.json': '{ "name": "fixture", "private": true }\n',
+    'src/lib/db.ts': 'export async function db(key: string, signal?: AbortSignal) { return { key, next: key + "+" }; }\n',
+    // A chain: each level's props come from the level above's data (one wave each).
+    'src/components/L1.astro': byProps('l1', "import L2 from './L2.astro';", '<L2 id={data.next} />'),
+    'src/components/L2.astro': byProps('l2', "import L3 from './L3.astro';\nimport Pass from './Pass.astro';\nconst { id } = Astro.props;", '<L3 id={data.next} />{id && <Pass id={id} />}'),
+    'src/components/L3.astro': byProps('l3', '', '<p>{data.key}</p>'),
+    // Pass's props come from L2's props (known when L2's are): it starts with L2.
+    'src/components/Pass.astro': byProps('pass', '', '<p>{data.key}</p>'),
+    'src/components/Loop.astro': byProps('loop', "import Loop from './Loop.astro';", '<Loop id={data.next} />'),
+    'src/components/Shown.astro': withLoader('shown'),
+    'src/pages/chain.astro': plain("import L1 from '../components/L1.astro';\nimport Shown from '../components/Shown.astro';\nconst show = Astro.url.searchParams.has('show');", '<L1 id={Astro.params.id} />{show && <Shown />}'),
+    'src/pages/loop.astro': plain("import Loop from '../components/Loop.astro';", '<Loop id="a" />'),
+  });
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const project = await scanProject(root, { diskCache: false });
+  const chain = planOf(project, 'src/pages/chain.astro');
+  const wave = (/** @type {string} */ name) => loaderOf(chain, `src/components/${name}.astro`);
+  assert.deepEqual(['L1', 'L2', 'L3', 'Pass', 'Shown'].map((n) => [n, wave(n).wave, wave(n).hoisted]), [['L1', 1, true], ['L2', 2, true], ['L3', 3, true], ['Pass', 2, true], ['Shown', 1, true]]);
+  assert.deepEqual(wave('L2').waitsFor, [wave('L1').id]);
+  assert.deepEqual(wave('Pass').waitsFor, [wave('L1').id], 'through L2 props, not L2 data');
+  assert.match(wave('L3').reason ?? '', /props come from the data of src\/components\/L2\.astro/);
+  assert.match(wave('Shown').reason ?? '', /condition known at request start/);
+  assert.equal(chain.depthBefore, 3);
+  assert.equal(chain.depthAfter, 3);
+  // The runtime gets the same tree: L1 (props from params) > L2 > L3 and Pass; Shown under its condition.
+  const flow = JSON.parse(chain.flow ?? 'null');
+  assert.deepEqual(flow.children.map((/** @type {any} */ n) => [n.c, n.run, n.steps?.length ?? 0]), [['src/components/L1.astro', 'props', 0], ['src/components/Shown.astro', 'shared', 1]]);
+  const l2 = flow.children[0].children[0];
+  assert.deepEqual([l2.c, l2.data, l2.children.map((/** @type {any} */ n) => n.c)], ['src/components/L2.astro', true, ['src/components/L3.astro', 'src/components/Pass.astro']]);
+  // A component that renders itself: the first instance is traced, deeper ones are not, and the plan ends.
+  const loop = planOf(project, 'src/pages/loop.astro');
+  const self = loaderOf(loop, 'src/components/Loop.astro');
+  assert.equal(self.hoisted, false);
+  assert.match(self.reason ?? '', /cycle through props/);
+  assert.ok(loop.notes.some((n) => n.code === 'props-not-traced' && n.file === 'src/components/Loop.astro'));
 });
 
 test('plan: a load cycle is an error as data (its files, a stable code); an unknown root too; bad options throw', async (t) => {

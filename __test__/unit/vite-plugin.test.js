@@ -467,7 +467,7 @@ test('without a logger, loud notes go to this.warn', async () => {
 
 test('conditional children: no batch for them alone (an info line says why), batched as conditional with speculative', async () => {
   const files = {
-    'src/pages/index.astro': `---\nimport Card from '../components/Card.astro';\nconst show = true;\n---\n{show && <Card/>}\n`,
+    'src/pages/index.astro': `---\nimport Card from '../components/Card.astro';\nconst show = Astro.cookies.has('show');\n---\n{show && <Card/>}\n`,
     'src/components/Card.astro': component(),
   };
   const plain = setup(files);
@@ -610,7 +610,7 @@ test('barrels, namespace, slots, conditional; page keys equal the children\'s ow
   const child = (name) =>
     `---\nimport { getLoaderData } from 'astro-hoist/runtime';\nimport { db } from '../lib/db.js';\nexport const loader = async ({ signal }) => db('${name}', signal);\nconst data = await getLoaderData<typeof loader>();\n---\n<p>{data}</p>\n`;
   const root = makeProject({
-    'src/pages/index.astro': `---\nimport Layout from '../layouts/Layout.astro';\nimport * as UI from '../ui';\nimport { Deep } from '../ui';\nconst show = false;\n---\n<Layout>\n  <UI.Card/>\n  {show && <Deep/>}\n</Layout>\n`,
+    'src/pages/index.astro': `---\nimport Layout from '../layouts/Layout.astro';\nimport * as UI from '../ui';\nimport { Deep } from '../ui';\nconst show = Astro.cookies.has('show');\n---\n<Layout>\n  <UI.Card/>\n  {show && <Deep/>}\n</Layout>\n`,
     'src/layouts/Layout.astro': `---\nimport Nav from '../components/Nav.astro';\n---\n<Nav/><slot/>\n`,
     'src/ui/index.ts': `export { default as Card } from '../components/Card.astro';\nexport * from './more';\n`,
     'src/ui/more.ts': `import Deep from '../components/Deep.astro';\nexport { Deep };\n`,

@@ -366,7 +366,7 @@ export function hoistVitePlugin(config) {
         const planOptions = { concurrency: options.concurrency, speculative: options.speculative };
         // The report shows the plan each component's code was built with: only then is the full
         // plan (schedules, waves) worth computing here; the code needs its batch.
-        /** @type {{ entries: import('../../index.js').BatchEntry[], order: string[], notes: import('../../index.js').Diagnostic[], files: string[], complete: boolean } | undefined} */
+        /** @type {{ entries: import('../../index.js').BatchEntry[], order: string[], notes: import('../../index.js').Diagnostic[], files: string[], complete: boolean, flow?: string | null } | undefined} */
         let decision;
         /** @type {import('../../index.js').PlanError | undefined} */
         let error;
@@ -406,7 +406,7 @@ export function hoistVitePlugin(config) {
         if (startable.length === 0) entries = [];
         const keys = new Set(entries.map((entry) => entry.id));
         const order = options.concurrency !== undefined && keys.size > 1 && decision ? decision.order.filter((key) => keys.has(key)) : undefined;
-        const result = transformAstro({ source: code, file, root, info, entries, options, order });
+        const result = transformAstro({ source: code, file, root, info, entries, options, order, flow: decision?.flow });
         const output = result ? { code: result.code, map: result.map } : null;
         if (server && (!decision || decision.complete)) results.set(id, { code, output, append: result?.append ?? '' });
         if (!result) return null;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::dialect::{dialect_for, Dialect};
+use crate::flow;
 use crate::frontmatter::{self, Split};
 use crate::loader::Loader;
 use crate::position::{LineIndex, Span};
@@ -180,13 +181,72 @@ fn apply(info: &mut ComponentInfo, facts: ScriptFacts) {
     info.diagnostics.extend(facts.diagnostics);
 }
 
+/// How a tag's props are made and when it renders, or what stopped the proof.
+fn trace_usage(
+    index: &LineIndex<'_>,
+    u: &template::RawUsage,
+    scope: &flow::Scope,
+    parsed: &mut Vec<(usize, Result<Box<swc_ecma_ast::Expr>, flow::Why>)>,
+) -> Result<flow::UsageFlow, flow::Why> {
+    let source = index.source();
+    let mut tracer = flow::Tracer::new(scope);
+    let mut steps: Vec<flow::Step> = match &scope.guards {
+        Ok(guards) => guards
+            .iter()
+            .map(|c| flow::Step::When { c: c.clone() })
+            .collect(),
+        Err(why) => return Err(why.clone()),
+    };
+    match u.expression {
+        Some((start, end)) => {
+            // Tags of one expression share its parse.
+            let i = match parsed.iter().position(|(s, _)| *s == start) {
+                Some(i) => i,
+                None => {
+                    parsed.push((start, flow::parse_expression(source, start, end)));
+                    parsed.len() - 1
+                }
+            };
+            let expr = match &parsed[i].1 {
+                Ok(expr) => expr,
+                Err(why) => return Err(why.clone()),
+            };
+            steps.extend(flow::steps_to(expr, u.at, &mut tracer)?);
+        }
+        None if u.conditional => {
+            return Err(flow::Why {
+                at: u.at,
+                reason: "an expression that does not end".into(),
+            })
+        }
+        None => {}
+    }
+    let props = flow::props_of(&u.attrs, source, &tracer)?;
+    Ok(flow::UsageFlow { props, steps })
+}
+
 fn resolve_usages(
     index: &LineIndex<'_>,
     raw: Vec<template::RawUsage>,
     facts: &ScriptFacts,
 ) -> Vec<Usage> {
+    let mut parsed = Vec::new();
     raw.into_iter()
         .map(|u| {
+            let (flow, untraced) = match trace_usage(index, &u, &facts.flow_scope, &mut parsed) {
+                Ok(f) => (Some(f), None),
+                Err(why) => {
+                    let pos = index.position(why.at.min(index.source().len()));
+                    (
+                        None,
+                        Some(template::Untraced {
+                            line: pos.line,
+                            column: pos.column,
+                            reason: why.reason,
+                        }),
+                    )
+                }
+            };
             let pos = index.position(u.at);
             let mut segments = u.name.split('.');
             let root = segments.next().unwrap_or_default();
@@ -211,6 +271,8 @@ fn resolve_usages(
                 source,
                 imported,
                 attributes: u.attributes,
+                flow,
+                untraced,
             }
         })
         .collect()

@@ -72,6 +72,9 @@ pub enum Code {
     /// A cached loader that reads per-request data (`locals`, `request`, `Astro`, …) and whose
     /// cache options give no `key`: one visitor's data could be served to another.
     UnsafeLoaderCache,
+    /// A loader that reads its props, started at render on some route because the props a usage
+    /// passes (or whether it renders) could not be traced: where and why.
+    PropsNotTraced,
 }
 
 impl Code {
@@ -101,6 +104,7 @@ impl Code {
             Code::MdxContent => "mdx-content",
             Code::RouteFailed => "route-failed",
             Code::UnsafeLoaderCache => "unsafe-loader-cache",
+            Code::PropsNotTraced => "props-not-traced",
         }
     }
 

@@ -27,9 +27,11 @@
 
 pub mod cache;
 pub mod component;
+pub mod dataflow;
 pub mod diagnostic;
 pub mod dialect;
 pub mod extract;
+pub mod flow;
 pub mod frontmatter;
 pub mod graph;
 pub mod loader;

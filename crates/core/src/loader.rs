@@ -82,8 +82,13 @@ pub struct Loader {
     pub hoistable: bool,
     /// Why not, when it cannot.
     pub reason: Option<String>,
+    /// It reads its props (or is a batch loader) and nothing else keeps it from starting before
+    /// its component renders: it starts once the props its usages pass are known, where the
+    /// planner can prove them (see [`crate::flow`]).
+    #[serde(default)]
+    pub by_props: bool,
     /// Its module-level closure (see [`crate::extract`]): what a run at request start depends
-    /// on; present exactly when `hoistable`.
+    /// on; present exactly when `hoistable` or `by_props`.
     pub module: Option<LoaderModule>,
     /// The `cache` option of a `defineLoader(fn, { cache: … })`, when written.
     pub cache: Option<LoaderCache>,
@@ -261,25 +266,28 @@ pub(crate) fn find(
             names.join(", ")
         ));
     }
-    if batch {
-        reasons.push(
-            "a batch loader: it runs when its instances render, one call for the instances that render together"
-                .to_string(),
-        );
+    // A loader that reads its props starts once the props its usages pass are known (see
+    // crate::flow): it needs its own module-level closure like any hoisted loader.
+    let props_reason = if batch {
+        Some("a batch loader: it runs when its instances render, one call for the instances that render together")
     } else if reads.context.iter().any(|f| f == "props") {
-        // Props-aware hoisting (starting it once the values its usages pass are known) is not
-        // done yet: it runs at render, once per distinct props.
-        reasons.push(
-            "it reads its `props`, known only when the component renders: it runs then, once per distinct props"
-                .to_string(),
-        );
-    }
+        Some("it reads its `props`, known only when the component renders: it runs then, once per distinct props")
+    } else {
+        None
+    };
     let mut module = None;
     if reasons.is_empty() && r.dialect == Dialect::Frontmatter {
         match extract::loader_module(index, r, &self_id, loader_data_calls) {
             Ok(m) => module = Some(m),
             Err(why) => reasons.push(why),
         }
+    }
+    let by_props = reasons.is_empty() && module.is_some() && props_reason.is_some();
+    if let Some(why) = props_reason {
+        reasons.push(why.to_string());
+    }
+    if !reasons.is_empty() && !by_props {
+        module = None;
     }
     let cache = match (kind, options) {
         (LoaderKind::DefineLoader, Some(options)) => cache_option(options),
@@ -315,6 +323,7 @@ pub(crate) fn find(
         depends_on,
         hoistable: reasons.is_empty(),
         reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        by_props,
         module,
         cache,
     };

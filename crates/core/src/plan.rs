@@ -19,6 +19,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::component::ComponentInfo;
+use crate::dataflow::{dataflow, run_kind, Dataflow, RunKind};
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::graph::{is_component, Project, Route, RouteKind};
 use crate::position::Span;
@@ -110,6 +111,8 @@ pub struct Plan {
     pub files: Vec<String>,
     /// False when some resolution or module was still unknown (the plan covers what is known).
     pub complete: bool,
+    /// The root's dataflow tree as JSON, as in [`Batch`].
+    pub flow: Option<String>,
 }
 
 /// A route Astro serves and its plan.
@@ -279,6 +282,9 @@ pub struct Batch {
     pub notes: Vec<Diagnostic>,
     pub files: Vec<String>,
     pub complete: bool,
+    /// The root's dataflow tree as JSON (see [`crate::dataflow::FlowNode`]): the instances the
+    /// runtime starts once their props are known; none when there are none.
+    pub flow: Option<String>,
 }
 
 /// The batch of one root component: the same entries, order and notes as its [`plan`].
@@ -331,6 +337,20 @@ fn plan_as(
         }));
     };
     let reached = reach(project, root);
+    // Instances the runtime starts once their props (or their condition) are known: needed when
+    // the tree has a loader that reads props, or a hoistable one reached only conditionally.
+    let needs_flow = reached.order.iter().any(|c| {
+        project.module(c).is_some_and(|info| match run_kind(&info) {
+            Some(RunKind::Props) => true,
+            Some(RunKind::Shared) => reached.conditional.get(c).copied().unwrap_or(false),
+            None => false,
+        })
+    });
+    let flow = if needs_flow {
+        dataflow(project, root)
+    } else {
+        Dataflow::default()
+    };
     let mut complete = true;
     let mut notes: Vec<Diagnostic> = Vec::new();
     let mut noted: HashSet<(Code, String, u32, u32)> = HashSet::default();
@@ -447,7 +467,23 @@ fn plan_as(
         }
         hoisted[t] = hoistable && is_reached && (!conditional || options.speculative);
         let mut preds: Vec<usize> = deps_of[c].iter().map(|d| index_of[d.as_str()]).collect();
-        if !hoisted[t] {
+        // Started by the runtime's walk of the dataflow tree, as soon as the data its props (or
+        // its condition) are made of has resolved: every instance of it on this tree is traced.
+        let by_flow = is_reached
+            && read
+            && !hoisted[t]
+            && (loader.by_props || hoistable)
+            && flow.waits.contains_key(c)
+            && !flow.untraced.contains_key(c);
+        let waits_on: Vec<usize> = if by_flow {
+            tasks_of(flow.waits.get(c))
+        } else {
+            Vec::new()
+        };
+        if by_flow {
+            hoisted[t] = true;
+            preds.extend(waits_on.iter().copied());
+        } else if !hoisted[t] {
             if hoistable && is_reached {
                 // Started by the batch of the conditional component that leads to it.
                 preds.extend(tasks_of(reached.batch_wait.get(c)));
@@ -458,8 +494,48 @@ fn plan_as(
         preds.retain(|&p| p != t);
         preds.sort_unstable();
         preds.dedup();
+        let sources = || {
+            let names: Vec<String> = waits_on
+                .iter()
+                .map(|&p| project.relative(&comps[p]))
+                .collect();
+            names.join(", ")
+        };
         reasons[t] = if !is_reached {
             Some("not rendered by this route; started only through ctx.load".to_string())
+        } else if by_flow && loader.by_props {
+            (!waits_on.is_empty()).then(|| {
+                format!(
+                    "its props come from the data of {}: it starts when that resolves",
+                    sources()
+                )
+            })
+        } else if by_flow {
+            Some(if waits_on.is_empty() {
+                "rendered under a condition known at request start: it starts then".to_string()
+            } else {
+                format!(
+                    "rendered under a condition on the data of {}: it starts when that resolves",
+                    sources()
+                )
+            })
+        } else if loader.by_props && read {
+            let why = flow.untraced.get(c).cloned();
+            let text = match &why {
+                Some(d) => format!("{} ({}:{}:{})", d.message, d.file, d.line, d.column),
+                None => "its usages' props are not traced".to_string(),
+            };
+            if let Some(mut d) = why {
+                d.severity = Severity::Warning;
+                d.message = format!(
+                    "the loader of {component} reads its props, and they are not traced here: {}; it runs at render, once per distinct props",
+                    d.message
+                );
+                note(d, &mut notes);
+            }
+            Some(format!(
+                "its props are not known before render: {text}; it starts when its component renders, once per distinct props"
+            ))
         } else if !loader.hoistable {
             let why = loader
                 .reason
@@ -554,6 +630,10 @@ fn plan_as(
             notes,
             files: files.into_iter().collect(),
             complete,
+            flow: flow
+                .root
+                .as_ref()
+                .and_then(|root| serde_json::to_string(root).ok()),
         }));
     }
     let after = list_schedule(&tasks, machines, &lpt_priority(&tasks));
@@ -643,6 +723,10 @@ fn plan_as(
         notes,
         files: files.into_iter().collect(),
         complete,
+        flow: flow
+            .root
+            .as_ref()
+            .and_then(|root| serde_json::to_string(root).ok()),
     }))
 }
 

@@ -42,6 +42,8 @@ pub struct ScriptFacts {
     pub import_bindings: HashMap<String, (usize, String)>,
     /// Frontmatter statements that may return before the template renders.
     pub early_returns: Vec<Span>,
+    /// A frontmatter's constants and guards, for tracing the props its template passes.
+    pub flow_scope: crate::flow::Scope,
 }
 
 /// Parses `index.source()[start..end]` in `dialect` and collects its facts. Positions in the
@@ -374,6 +376,15 @@ fn collect(
     facts.loader_data_calls = calls.calls;
     if dialect == Dialect::Frontmatter {
         facts.early_returns = early_returns(index, module);
+        let mut getters = Vec::new();
+        let mut imported = Vec::new();
+        for (local, (i, name)) in &facts.import_bindings {
+            imported.push(local.clone());
+            if name == "getLoaderData" && facts.imports[*i].source == RUNTIME_MODULE {
+                getters.push(local.clone());
+            }
+        }
+        facts.flow_scope = crate::flow::frontmatter_scope(module, getters, &imported);
     }
 }
 

@@ -36,6 +36,21 @@ pub struct Usage {
     /// `server:defer`, `slot`); spread and shorthand attributes have none.
     #[serde(default)]
     pub attributes: Vec<String>,
+    /// How its props are made and when it renders, when that is proven (see [`crate::flow`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<crate::flow::UsageFlow>,
+    /// Otherwise, what stopped the proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untraced: Option<Untraced>,
+}
+
+/// Where and why a tag's props or rendering could not be traced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Untraced {
+    pub line: u32,
+    pub column: u32,
+    pub reason: String,
 }
 
 /// A tag found by the scanner, in byte offsets, before it is resolved against imports.
@@ -46,6 +61,35 @@ pub struct RawUsage {
     pub conditional: bool,
     pub parent: Option<u32>,
     pub attributes: Vec<String>,
+    /// Every attribute with where its value is written (what props tracing reads).
+    pub attrs: Vec<RawAttr>,
+    /// Inside a `{…}` expression: the byte range of the outermost one, braces excluded.
+    pub expression: Option<(usize, usize)>,
+}
+
+/// One attribute of a component tag, in byte offsets of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAttr {
+    /// Where the attribute starts.
+    pub at: usize,
+    /// `None` for `{...spread}` and `{shorthand}`.
+    pub name: Option<String>,
+    pub value: AttrValue,
+}
+
+/// How an attribute's value is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrValue {
+    /// `hidden`: the prop is `true`.
+    None,
+    /// `a="x"` or `a='x'`: the text between the quotes.
+    Quoted(usize, usize),
+    /// `a=x`.
+    Unquoted(usize, usize),
+    /// `a={x}`, `{...x}`, `{x}`: the text between the braces.
+    Expr(usize, usize),
+    /// `` a=`x ${y}` ``: the template literal, backticks included.
+    Template(usize, usize),
 }
 
 const VOID_ELEMENTS: &[&str] = &[
@@ -102,6 +146,10 @@ struct Scanner<'s> {
     usages: Vec<RawUsage>,
     /// How many `Expr` frames are open: a tag is conditional when any is.
     exprs: usize,
+    /// Where the outermost open `{…}` expression starts (after its brace).
+    outer: usize,
+    /// Usages inside the outermost open expression, waiting for its end.
+    inside: Vec<usize>,
     prev: Prev,
 }
 
@@ -114,6 +162,8 @@ pub fn scan(src: &str, start: usize) -> Vec<RawUsage> {
         elements: Vec::new(),
         usages: Vec::new(),
         exprs: 0,
+        outer: 0,
+        inside: Vec::new(),
         prev: Prev::Operator,
     };
     s.run();
@@ -181,6 +231,10 @@ impl<'s> Scanner<'s> {
                     depth: 0,
                     template: false,
                 });
+                if self.exprs == 0 {
+                    self.outer = self.i;
+                    self.inside.clear();
+                }
                 self.exprs += 1;
                 self.prev = Prev::Operator;
             }
@@ -208,17 +262,22 @@ impl<'s> Scanner<'s> {
         let at = self.i;
         self.i += 1;
         let name = self.tag_name();
-        let (self_closing, attributes) = self.attributes();
-        let raw = attributes.iter().any(|a| a == "is:raw");
         let component = is_component_name(&name);
+        let (self_closing, attributes, attrs) = self.attributes(component);
+        let raw = attributes.iter().any(|a| a == "is:raw");
         let parent = self.elements.last().and_then(|e| e.component);
         let usage = if component {
+            if self.exprs > 0 {
+                self.inside.push(self.usages.len());
+            }
             self.usages.push(RawUsage {
                 name: name.clone(),
                 at,
                 conditional: self.exprs > 0,
                 parent,
                 attributes,
+                attrs,
+                expression: None,
             });
             Some(crate::position::to_u32(self.usages.len() - 1))
         } else {
@@ -251,18 +310,20 @@ impl<'s> Scanner<'s> {
 
     /// Reads a tag's attributes up to and including `>`; returns whether it self-closes and
     /// the attribute names written on it (`class`, `client:load`, `server:defer`, `slot`).
-    /// Spread and shorthand attributes (`{...props}`, `{title}`) have no name.
-    fn attributes(&mut self) -> (bool, Vec<String>) {
+    /// Spread and shorthand attributes (`{...props}`, `{title}`) have no name. With `values`
+    /// (a component tag), also where each attribute's value is written.
+    fn attributes(&mut self, values: bool) -> (bool, Vec<String>, Vec<RawAttr>) {
         let mut names = Vec::new();
+        let mut attrs = Vec::new();
         while self.i < self.bytes.len() {
             match self.bytes[self.i] {
                 b'>' => {
                     self.i += 1;
-                    return (false, names);
+                    return (false, names, attrs);
                 }
                 b'/' if self.peek(1) == b'>' => {
                     self.i += 2;
-                    return (true, names);
+                    return (true, names, attrs);
                 }
                 b if b.is_ascii_whitespace() || b == b'/' => self.i += 1,
                 q @ (b'"' | b'\'') => {
@@ -272,29 +333,46 @@ impl<'s> Scanner<'s> {
                 }
                 b'{' => {
                     self.i += 1;
+                    let start = self.i;
                     self.skip_js_until_close(b'}');
+                    if values {
+                        attrs.push(RawAttr {
+                            at: start - 1,
+                            name: None,
+                            value: AttrValue::Expr(start, self.i.saturating_sub(1).max(start)),
+                        });
+                    }
                 }
                 _ => {
                     let start = self.i;
                     while !self.at_attribute_name_end() {
                         self.i += 1;
                     }
-                    names.push(String::from_utf8_lossy(&self.bytes[start..self.i]).into_owned());
+                    let name = String::from_utf8_lossy(&self.bytes[start..self.i]).into_owned();
                     while self.i < self.bytes.len() && self.bytes[self.i].is_ascii_whitespace() {
                         self.i += 1;
                     }
+                    let mut value = AttrValue::None;
                     if self.peek(0) == b'=' {
                         self.i += 1;
                         while self.i < self.bytes.len() && self.bytes[self.i].is_ascii_whitespace()
                         {
                             self.i += 1;
                         }
-                        self.attribute_value();
+                        value = self.attribute_value();
                     }
+                    if values {
+                        attrs.push(RawAttr {
+                            at: start,
+                            name: Some(name.clone()),
+                            value,
+                        });
+                    }
+                    names.push(name);
                 }
             }
         }
-        (false, names)
+        (false, names, attrs)
     }
 
     /// Whether the cursor is past an attribute name: at its end, `=`, `>`, `/>`, whitespace,
@@ -308,28 +386,38 @@ impl<'s> Scanner<'s> {
         }
     }
 
-    fn attribute_value(&mut self) {
+    fn attribute_value(&mut self) -> AttrValue {
+        // Every range ends at or after its start, even in a file cut short.
+        let end = |s: &Self, from: usize, back: usize| s.i.saturating_sub(back).max(from);
         match self.peek(0) {
             q @ (b'"' | b'\'') => {
                 self.i += 1;
+                let start = self.i;
                 self.skip_past(if q == b'"' { "\"" } else { "'" });
+                AttrValue::Quoted(start, end(self, start, 1))
             }
             b'`' => {
+                let start = self.i;
                 self.i += 1;
                 self.skip_js_until_close(b'`');
+                AttrValue::Template(start, end(self, start, 0))
             }
             b'{' => {
                 self.i += 1;
+                let start = self.i;
                 self.skip_js_until_close(b'}');
+                AttrValue::Expr(start, end(self, start, 1))
             }
             _ => {
                 // Unquoted: up to whitespace or the end of the tag.
+                let start = self.i;
                 while self.i < self.bytes.len()
                     && !self.bytes[self.i].is_ascii_whitespace()
                     && self.bytes[self.i] != b'>'
                 {
                     self.i += 1;
                 }
+                AttrValue::Unquoted(start, self.i)
             }
         }
     }
@@ -458,6 +546,9 @@ impl<'s> Scanner<'s> {
                 self.frames.pop();
                 if !template {
                     self.exprs = self.exprs.saturating_sub(1);
+                    if self.exprs == 0 {
+                        self.close_outer(self.i - 1);
+                    }
                 }
                 self.prev = Prev::Value;
             }
@@ -505,6 +596,16 @@ impl<'s> Scanner<'s> {
             _ => {
                 self.i += 1;
                 self.prev = Prev::Operator;
+            }
+        }
+    }
+
+    /// The outermost expression ends at `end`: its usages learn its range.
+    fn close_outer(&mut self, end: usize) {
+        let outer = self.outer;
+        for u in self.inside.drain(..) {
+            if let Some(usage) = self.usages.get_mut(u) {
+                usage.expression = Some((outer, end.max(outer)));
             }
         }
     }
