@@ -32,6 +32,7 @@ import { runCore } from './core.js';
 import { runFanout } from './fanout.js';
 import { runLists } from './lists.js';
 import { runPages } from './pages.js';
+import { runProps } from './props.js';
 import { runScale } from './scale.js';
 import { runStream } from './stream.js';
 import { coresAvailable, load, machine, resultsTable, revision } from './lib/report.js';
@@ -87,7 +88,7 @@ async function main() {
   progress(`bench-only packages in .e2e/bench/: ${deps.installed ? `installed in ${(deps.ms / 1000).toFixed(0)} s` : 'already installed'}`);
   const addon = stageReleaseAddon();
   progress(`release addon built ${addon.builtAt.toISOString()}${addon.olderThanSources ? ' (older than src/: run `npm run bench` to rebuild it)' : ''}`);
-  if (['1', '3', '4', '6', '7', '8', '9'].some(wanted)) {
+  if (['1', '3', '4', '6', '7', '8', '9', '10'].some(wanted)) {
     const install = await installPackedAddon('astro7', await packStagedAddon(addon.packageDir));
     progress(`astro-hoist packed and ${install.installed ? 'installed' : 'already installed'} in the Astro 7 environment`);
   }
@@ -106,6 +107,7 @@ async function main() {
   if (wanted('6')) sections.push(await runStream(ctx));
   if (wanted('8')) sections.push(await runLists(ctx));
   if (wanted('9')) sections.push(await runCache(ctx));
+  if (wanted('10')) sections.push(await runProps(ctx));
   if (wanted('4')) sections.push(await runBuild(ctx));
   if (wanted('7')) sections.push(await runScale(ctx));
   sections.sort((a, b) => Number(a.id) - Number(b.id));

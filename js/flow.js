@@ -25,6 +25,7 @@
  * @typedef {object} FlowNode one component instance of a root's tree
  * @property {string} id the component's key
  * @property {string} c its root-relative path
+ * @property {string} [u] where the tag that renders it is written (file:line:column)
  * @property {'shared' | 'props'} [run] how its loader runs; none: no loader to start
  * @property {Flow} [props] its props, from its writer's values
  * @property {Step[]} [steps] what decides whether (and for which items) it renders

@@ -510,6 +510,31 @@ function chartSvg(plan, rows, which, scaleMax, unit) {
       `<rect class="${classes.join(' ')}" data-loader="${escapeHtml(loader.id)}" data-component="${escapeHtml(loader.component)}" data-start="${start}" data-finish="${finish}" data-wave="${wave}" x="${bx.toFixed(1)}" y="${y + (row - bar) / 2}" width="${bw.toFixed(1)}" height="${bar}" rx="3"><title>${escapeHtml(tip)}</title></rect>`,
     );
   });
+  if (which === 'after') {
+    // An arrow from each loader whose data (or ctx.load result) another waits for, to that one:
+    // the dataflow that decides the waves.
+    const rowOf = new Map(rows.map((loader, i) => [loader.id, i]));
+    rows.forEach((loader, i) => {
+      if (!loader.hoisted) return;
+      for (const from of loader.waitsFor) {
+        const j = rowOf.get(from);
+        if (j === undefined) continue;
+        const source = rows[j];
+        const x1 = Math.max(x(source.finish), x(source.start) + 3);
+        const y1 = top + j * row + row / 2;
+        const x2 = x(loader.start);
+        const y2 = top + i * row + row / 2;
+        const bend = Math.max(8, (x2 - x1) / 2);
+        // The head is drawn, not a <marker>: markers are referenced through url(…), and the
+        // report references nothing.
+        parts.push(
+          `<g class="arrow" data-from="${escapeHtml(from)}" data-to="${escapeHtml(loader.id)}"><title>${escapeHtml(`${source.component} → ${loader.component}`)}</title>` +
+            `<path class="arrow-line" d="M${x1.toFixed(1)},${y1} C${(x1 + bend).toFixed(1)},${y1} ${(x2 - bend).toFixed(1)},${y2} ${(x2 - 5).toFixed(1)},${y2}"/>` +
+            `<path class="arrowhead" d="M${x2.toFixed(1)},${y2} L${(x2 - 6).toFixed(1)},${y2 - 3.5} L${(x2 - 6).toFixed(1)},${y2 + 3.5} z"/></g>`,
+        );
+      }
+    });
+  }
   const ex = x(end).toFixed(1);
   parts.push(`<line class="end" x1="${ex}" x2="${ex}" y1="${top - 4}" y2="${top + rows.length * row + 4}"/>`);
   parts.push(`<text class="axis-label" x="${label - 10}" y="${top + rows.length * row + 16}" text-anchor="end">${escapeHtml(unit)}</text>`);
@@ -559,6 +584,8 @@ svg .bar.waiting.conditional { stroke: var(--waiting); }
 svg .bar.render.conditional { stroke: var(--render); }
 svg .bar.critical { stroke: var(--fg); stroke-width: 1.5; }
 svg .end { stroke: var(--accent); stroke-width: 2; stroke-dasharray: 3 3; }
+svg .arrow-line { fill: none; stroke: var(--muted); stroke-width: 1.2; }
+svg .arrowhead { fill: var(--muted); }
 .empty { color: var(--muted); font-style: italic; }
 .notes li { margin: 4px 0; }
 .reason { color: var(--muted); }

@@ -486,7 +486,7 @@ function flowRun(state, astro, node, props) {
   }
   const existing = runKey === node.id ? lookup(state, node.id, loader, node.c) : state.runs.get(runKey);
   if (existing) return existing;
-  const given = node.run === 'props' && runKey !== node.id ? (state.dev ? watchedProps(props, node.c) : props) : undefined;
+  const given = node.run === 'props' && runKey !== node.id ? (state.dev ? watchedProps(props, node.c, node.u) : props) : undefined;
   const run = createRun(state, runKey, loader, node.c, astro, given);
   run.origin = 'flow';
   schedule(state, run);
@@ -581,16 +581,20 @@ function noteOnce(key, message) {
  * loader reads a prop the instance was not given; it still gets `undefined`, as `Astro.props`.
  * @param {Record<string, unknown>} props
  * @param {string} component
+ * @param {string} [usage] where the tag that passes them is written (file:line:column), when known
  * @returns {Record<string, unknown>}
  */
-function watchedProps(props, component) {
+function watchedProps(props, component, usage = undefined) {
   return new Proxy(props, {
     get(target, name, receiver) {
       if (typeof name === 'string' && !(name in target) && name !== 'then' && name !== 'toJSON') {
         noteOnce(
           `prop\0${component}\0${name}`,
-          `${PREFIX} ${component}: its loader reads props.${name}, which an instance is rendered without: it gets undefined, ` +
-            `as Astro.props would. Pass ${name}={…} where the component is used.`,
+          usage
+            ? `${PREFIX} ${component}: its loader reads props.${name}, which the tag at ${usage} does not pass: it gets undefined, ` +
+                `as Astro.props would. Pass ${name}={…} there.`
+            : `${PREFIX} ${component}: its loader reads props.${name}, which an instance is rendered without: it gets undefined, ` +
+                `as Astro.props would. Pass ${name}={…} where the component is used.`,
         );
       }
       return Reflect.get(target, name, receiver);

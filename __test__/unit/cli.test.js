@@ -130,8 +130,13 @@ test('buildHtmlReport: one bar per loader in each chart, self-contained, text es
       const svg = section.includes(`data-chart="${chart}"`) ? section.slice(section.indexOf(`data-chart="${chart}"`)).split('</svg>')[0] : '';
       const bars = [...svg.matchAll(/data-loader="([0-9a-f]{16})"/g)].map((m) => m[1]);
       assert.deepEqual(bars.sort(), plan.loaders.map((l) => l.id).sort(), `${route.pattern} ${chart}`);
+      // The chart with hoisting draws an arrow from each loader another waits for, to that one.
+      const arrows = [...svg.matchAll(/class="arrow" data-from="([0-9a-f]{16})" data-to="([0-9a-f]{16})"/g)].map((m) => `${m[1]}>${m[2]}`);
+      const waits = chart === 'after' ? plan.loaders.filter((l) => l.hoisted).flatMap((l) => l.waitsFor.map((from) => `${from}>${l.id}`)) : [];
+      assert.deepEqual(arrows.sort(), waits.sort(), `${route.pattern} ${chart} arrows`);
     }
   }
+  assert.ok(html.includes('class="arrow"'), 'the ctx.load wait of /profile is drawn');
   assert.doesNotMatch(html, /<script|<link|<img|@import|url\(|src=|href="(?!#)/i, 'nothing external');
   const hostile = buildHtmlReport({ ...analysis, routes: [{ ...analysis.routes[0], pattern: '/<x>&"y"' }] });
   assert.ok(hostile.includes('/&#60;x&#62;&#38;&#34;y&#34;'));

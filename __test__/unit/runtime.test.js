@@ -1110,3 +1110,84 @@ describe('batch loaders', () => {
     assert.equal(await loader(/** @type {any} */ ({ props: { id: 'x' } })), 'card:x');
   });
 });
+
+describe('dataflow: loaders started once their props are known', () => {
+  const instance = (astro, props) => ({ ...astro, props });
+  const propsBind = (astro, key, loader) => ({ ...bind(astro, key, loader), props: true });
+  /** A loader that records the props of each call and answers with them after `ms`. */
+  function byProps(ms = 0) {
+    const loader = async ({ props }) => {
+      loader.seen.push(props);
+      if (ms) await delay(ms);
+      return { ...props };
+    };
+    loader.seen = [];
+    return loader;
+  }
+  const data = (...path) => ({ t: 'get', b: { t: 'src', s: 'data' }, p: path.map((k) => ({ k })) });
+  const props = (...path) => ({ t: 'get', b: { t: 'src', s: 'props' }, p: path.map((k) => ({ k })) });
+  const obj = (fields) => ({ t: 'obj', p: Object.entries(fields).map(([k, v]) => ({ k, v })) });
+
+  it('a child whose props come from its parent data starts when that data resolves; its render reads that run; other props get their own', async () => {
+    const astro = fakeAstro('/flow-1');
+    const parent = counting({ authorId: 'ada' }, 20);
+    const child = byProps();
+    __registerLoader('FlowParent', parent);
+    __registerLoader('FlowChild', child);
+    const flow = {
+      id: 'FlowRoot',
+      c: 'src/pages/x.astro',
+      children: [{ id: 'FlowParent', c: component('FlowParent'), run: 'shared', props: obj({}), children: [{ id: 'FlowChild', c: component('FlowChild'), run: 'props', data: true, props: obj({ id: data('authorId') }) }] }],
+    };
+    __startBatch(astro, [entry('FlowParent', parent)], {}, undefined, /** @type {any} */ (flow));
+    await delay(5);
+    assert.equal(parent.calls, 1);
+    assert.equal(child.seen.length, 0, 'waits for the parent data');
+    await delay(30);
+    await ticks();
+    assert.deepEqual(child.seen, [{ id: 'ada' }], 'started with the traced props, before any render');
+    assert.deepEqual(await getLoaderData(propsBind(instance(astro, { id: 'ada' }), 'FlowChild', child)), { id: 'ada' });
+    assert.equal(child.seen.length, 1, 'the render reads the run the walk started');
+    // Rendered with props the walk did not predict: a run of its own, never another's data.
+    assert.deepEqual(await getLoaderData(propsBind(instance(astro, { id: 'bob' }), 'FlowChild', child)), { id: 'bob' });
+    assert.equal(child.seen.length, 2);
+    endRequest(astro);
+  });
+
+  it('lists start one run per distinct item props; a false condition, a failed evaluation and a failed parent start nothing', async () => {
+    const astro = { ...fakeAstro('/flow-2'), props: { items: [{ u: 'a' }, { u: 'b' }, { u: 'a' }], show: false } };
+    const items = byProps();
+    const hidden = byProps();
+    const broken = byProps();
+    const failing = async () => {
+      throw new Error('parent failed');
+    };
+    const below = byProps();
+    for (const [key, loader] of Object.entries({ FlowItem: items, FlowHidden: hidden, FlowBroken: broken, FlowFailing: failing, FlowBelow: below })) __registerLoader(key, loader);
+    const item = { t: 'get', b: { t: 'src', s: 'item' }, p: [{ k: 'u' }] };
+    const flow = {
+      id: 'FlowRoot2',
+      c: 'src/pages/y.astro',
+      children: [
+        { id: 'FlowItem', c: component('FlowItem'), run: 'props', steps: [{ t: 'each', l: props('items') }], props: obj({ id: item }) },
+        { id: 'FlowHidden', c: component('FlowHidden'), run: 'props', steps: [{ t: 'when', c: props('show') }], props: obj({}) },
+        { id: 'FlowBroken', c: component('FlowBroken'), run: 'props', props: obj({ x: props('missing', 'deep') }) },
+        { id: 'FlowFailing', c: component('FlowFailing'), run: 'shared', props: obj({}), children: [{ id: 'FlowBelow', c: component('FlowBelow'), run: 'props', data: true, props: obj({ v: data('v') }) }] },
+      ],
+    };
+    __startBatch(astro, [], {}, undefined, /** @type {any} */ (flow));
+    await delay(10);
+    await ticks();
+    assert.deepEqual(items.seen, [{ id: 'a' }, { id: 'b' }], 'two comments by one user: one run for that user');
+    assert.equal(hidden.seen.length, 0);
+    assert.equal(broken.seen.length, 0, 'where the render would throw, the render decides');
+    assert.equal(below.seen.length, 0, 'a failed parent renders no children');
+    // The same tree walked again (a layout's batch): nothing starts twice.
+    __startBatch(astro, [], {}, undefined, /** @type {any} */ (flow));
+    await ticks();
+    assert.equal(items.seen.length, 2);
+    endRequest(astro);
+    await ticks();
+    assert.deepEqual(unhandled, []);
+  });
+});

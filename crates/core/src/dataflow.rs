@@ -41,6 +41,9 @@ pub struct FlowNode {
     pub id: String,
     /// Root-relative path of the component.
     pub c: String,
+    /// Where the tag that renders it is written (`file:line:column`); none for the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub u: Option<String>,
     /// How its loader runs; none: no loader the walk can start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<RunKind>,
@@ -131,6 +134,7 @@ pub fn dataflow(project: &Project, root: &str) -> Dataflow {
         walk.flow.root = Some(FlowNode {
             id: info.id.clone(),
             c: project.relative(root),
+            u: None,
             run,
             props: None,
             steps: Vec::new(),
@@ -279,6 +283,12 @@ impl Walk<'_> {
                         nodes.push(FlowNode {
                             id: child_info.id.clone(),
                             c: project.relative(child),
+                            u: Some(format!(
+                                "{}:{}:{}",
+                                project.relative(writer.id),
+                                usage.line,
+                                usage.column
+                            )),
                             run: kind,
                             props: Some(f.props.clone()),
                             steps: f.steps.clone(),
