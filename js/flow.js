@@ -166,8 +166,9 @@ export function evaluate(flow, env) {
       for (const p of flow.p) {
         const value = evaluate(p.v, env);
         if (p.k === undefined) out = { ...out, .../** @type {object} */ (value) };
-        // defineProperty: a prop named `__proto__` is a prop, as in Astro.props.
-        else Object.defineProperty(out, p.k, { value, enumerable: true, writable: true, configurable: true });
+        // defineProperty for `__proto__`: a prop of that name is a prop, as in Astro.props.
+        else if (p.k === '__proto__') Object.defineProperty(out, p.k, { value, enumerable: true, writable: true, configurable: true });
+        else out[p.k] = value;
       }
       return out;
     }
@@ -189,8 +190,8 @@ export function evaluate(flow, env) {
 
 /**
  * Calls `visit` once for every instance the steps render, with the environment (items bound)
- * it renders in; none when a condition is false or a list is not an array. Throws where the
- * render would.
+ * it renders in, valid only during the call; none when a condition is false or a list is not an
+ * array. Throws where the render would.
  * @param {Step[] | undefined} steps
  * @param {Env} env
  * @param {(env: Env) => void} visit
@@ -209,7 +210,12 @@ export function forEachInstance(steps, env, visit, from = 0) {
   const list = evaluate(step.l, env);
   // `.map` on anything else than an array is the render's business.
   if (!Array.isArray(list)) return;
+  // One environment for every item: `visit` reads it synchronously, so the item is set in place.
+  const level = env.items.length;
+  const inner = { ...env, items: [...env.items, undefined], indexes: [...env.indexes, 0] };
   for (let i = 0; i < list.length; i++) {
-    forEachInstance(steps, { ...env, items: [...env.items, list[i]], indexes: [...env.indexes, i] }, visit, from + 1);
+    inner.items[level] = list[i];
+    inner.indexes[level] = i;
+    forEachInstance(steps, inner, visit, from + 1);
   }
 }

@@ -617,6 +617,10 @@ const EMPTY_PROPS = '{}';
  * @returns {string | null}
  */
 export function propsKey(value) {
+  // The common props: a plain object of strings, numbers and booleans, keyed without the
+  // general walk's allocations (this runs once per instance a render or the dataflow starts).
+  const flat = flatPropsKey(value);
+  if (flat !== undefined) return flat;
   /** @type {Set<object>} */
   const path = new Set();
   /**
@@ -671,6 +675,46 @@ export function propsKey(value) {
     }
   };
   return key(value);
+}
+
+/**
+ * `propsKey` of a plain object whose fields are all primitives (the same key, character for
+ * character); undefined for anything else.
+ * @param {unknown} value
+ * @returns {string | undefined}
+ */
+function flatPropsKey(value) {
+  if (value === null || typeof value !== 'object') return undefined;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const names = Object.keys(value);
+  if (names.length > 1) names.sort();
+  let out = '{';
+  for (const name of names) {
+    const field = /** @type {Record<string, unknown>} */ (value)[name];
+    let k;
+    switch (typeof field) {
+      case 'string':
+        k = JSON.stringify(field);
+        break;
+      case 'number':
+        k = Object.is(field, -0) ? '-0' : String(field);
+        break;
+      case 'boolean':
+        k = field ? 'true' : 'false';
+        break;
+      case 'undefined':
+        continue;
+      case 'object':
+        if (field !== null) return undefined;
+        k = 'null';
+        break;
+      default:
+        return undefined;
+    }
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(name)}:${k}`;
+  }
+  return `${out}}`;
 }
 
 /**
@@ -773,7 +817,7 @@ function createRun(state, key, loader, component, astro, props = undefined, unke
     component: component ?? null,
     loader,
     // An instance's props (propsRun); any other run has none: its loader sees `{}`.
-    scope: props ? { ...scopeOf(astro), props } : scopeOf(astro),
+    scope: props ? { params: astro.params ?? {}, url: astro.url, request: astro.request, locals: astro.locals, props } : scopeOf(astro),
     controller: undefined,
     abortReason: undefined,
     promise: Promise.resolve(),
