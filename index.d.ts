@@ -590,4 +590,11 @@ export interface Usage {
    * `slot`); spread and shorthand attributes have none.
    */
   attributes: Array<string>
+  /**
+   * How its props are made and when it renders, as JSON (the core's dataflow expressions),
+   * when that is proven.
+   */
+  flow?: string
+  /** Otherwise, what stopped the proof: `line:column reason`. */
+  untraced?: string
 }

@@ -29,6 +29,7 @@ import { ensureEnv, installPackedAddon, stopAll } from '../harness/harness.js';
 import { runBuild } from './build.js';
 import { runCache } from './cache.js';
 import { runCore } from './core.js';
+import { runDefer } from './defer.js';
 import { runFanout } from './fanout.js';
 import { runLists } from './lists.js';
 import { runPages } from './pages.js';
@@ -88,7 +89,7 @@ async function main() {
   progress(`bench-only packages in .e2e/bench/: ${deps.installed ? `installed in ${(deps.ms / 1000).toFixed(0)} s` : 'already installed'}`);
   const addon = stageReleaseAddon();
   progress(`release addon built ${addon.builtAt.toISOString()}${addon.olderThanSources ? ' (older than src/: run `npm run bench` to rebuild it)' : ''}`);
-  if (['1', '3', '4', '6', '7', '8', '9', '10'].some(wanted)) {
+  if (['1', '3', '4', '6', '7', '8', '9', '10', '11'].some(wanted)) {
     const install = await installPackedAddon('astro7', await packStagedAddon(addon.packageDir));
     progress(`astro-hoist packed and ${install.installed ? 'installed' : 'already installed'} in the Astro 7 environment`);
   }
@@ -108,6 +109,7 @@ async function main() {
   if (wanted('8')) sections.push(await runLists(ctx));
   if (wanted('9')) sections.push(await runCache(ctx));
   if (wanted('10')) sections.push(await runProps(ctx));
+  if (wanted('11')) sections.push(await runDefer(ctx));
   if (wanted('4')) sections.push(await runBuild(ctx));
   if (wanted('7')) sections.push(await runScale(ctx));
   sections.sort((a, b) => Number(a.id) - Number(b.id));

@@ -127,7 +127,8 @@ export function toJson(analysis) {
     source: analysis.source,
     files: analysis.files,
     options: analysis.options,
-    routes: analysis.routes,
+    // The dataflow tree travels from the core as JSON text (the runtime's input): here, an object.
+    routes: analysis.routes.map((route) => (route.plan?.flow ? { ...route, plan: { ...route.plan, flow: JSON.parse(route.plan.flow) } } : route)),
     diagnostics: analysis.diagnostics,
     cycles: analysis.cycles,
   };

@@ -151,6 +151,10 @@ impl From<core::template::Usage> for Usage {
             source: u.source,
             imported: u.imported,
             attributes: u.attributes,
+            flow: u.flow.and_then(|f| serde_json::to_string(&f).ok()),
+            untraced: u
+                .untraced
+                .map(|w| format!("{}:{} {}", w.line, w.column, w.reason)),
         }
     }
 }

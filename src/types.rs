@@ -280,6 +280,11 @@ pub struct Usage {
     /// Attribute names on the tag, directives included (`client:load`, `server:defer`,
     /// `slot`); spread and shorthand attributes have none.
     pub attributes: Vec<String>,
+    /// How its props are made and when it renders, as JSON (the core's dataflow expressions),
+    /// when that is proven.
+    pub flow: Option<String>,
+    /// Otherwise, what stopped the proof: `line:column reason`.
+    pub untraced: Option<String>,
 }
 
 /// A call to `getLoaderData` imported from `astro-hoist/runtime`.

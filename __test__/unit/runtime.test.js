@@ -1190,4 +1190,34 @@ describe('dataflow: loaders started once their props are known', () => {
     await ticks();
     assert.deepEqual(unhandled, []);
   });
+
+  it('dev: a loader that reads a prop its tag does not pass gets undefined, and the log names that tag; props that cannot be keyed wait for the render', async (t) => {
+    const warn = t.mock.method(console, 'warn', () => {});
+    const fn = () => 1;
+    const astro = { ...fakeAstro('/flow-3'), props: { fns: [fn] } };
+    const reads = async ({ props }) => ({ missing: props.missing ?? 'undefined' });
+    const withFn = byProps();
+    __registerLoader('FlowReads', reads);
+    __registerLoader('FlowFn', withFn);
+    const flow = {
+      id: 'FlowRoot3',
+      c: 'src/pages/z.astro',
+      children: [
+        { id: 'FlowReads', c: component('FlowReads'), u: 'src/pages/z.astro:7:3', run: 'props', props: obj({ id: { t: 'lit', v: '"a"' } }) },
+        // A prop whose value is a function (the item of a list of functions) cannot be keyed.
+        { id: 'FlowFn', c: component('FlowFn'), run: 'props', steps: [{ t: 'each', l: props('fns') }], props: obj({ f: { t: 'src', s: 'item' } }) },
+      ],
+    };
+    __startBatch(astro, [], { dev: true }, undefined, /** @type {any} */ (flow));
+    await ticks();
+    assert.deepEqual(await getLoaderData(propsBind(instance(astro, { id: 'a' }), 'FlowReads', reads)), { missing: 'undefined' });
+    const messages = warn.mock.calls.map((c) => String(c.arguments[0]));
+    assert.ok(messages.some((m) => m.includes('props.missing') && m.includes('src/pages/z.astro:7:3')), messages.join('\n'));
+    assert.equal(withFn.seen.length, 0, 'nothing started early for props that cannot be keyed');
+    // At render: one run per instance, and a note that says why.
+    await Promise.all([1, 2].map(() => getLoaderData(propsBind(instance(astro, { f: fn }), 'FlowFn', withFn))));
+    assert.equal(withFn.seen.length, 2);
+    assert.ok(warn.mock.calls.some((c) => String(c.arguments[0]).includes('cannot be compared')));
+    endRequest(astro);
+  });
 });

@@ -93,8 +93,8 @@ export function invalidateModules(moduleGraph, modules, timestamp) {
 
 /**
  * What of a module's analysis its ancestors' plans depend on: its loader (form, hoistability,
- * ctx.load dependencies, whether it is read), its guards, the components it renders and how it
- * imports them, what it re-exports, and whether it parses. A change that leaves this equal (a
+ * ctx.load dependencies, whether it is read), its guards, the components it renders, how it
+ * imports them and the dataflow of their props, what it re-exports, and whether it parses. A change that leaves this equal (a
  * text, markup or style edit) changes no other component's batch.
  * @param {import('../../index.js').ComponentInfo | null | undefined} info
  * @returns {string | null}
@@ -105,12 +105,14 @@ export function planSignature(info) {
   return JSON.stringify([
     info.id,
     info.kind,
-    loader ? [loader.kind, loader.hoistable, loader.dependsOn, loader.reads.context] : null,
+    loader ? [loader.kind, loader.hoistable, loader.byProps, loader.dependsOn, loader.reads.context] : null,
     info.loaderDataCalls.length > 0,
     info.earlyReturns.length > 0,
     info.imports.map((i) => [i.source, i.defaultName, i.namespace, i.names.map((n) => [n.imported, n.local, n.typeOnly]), i.typeOnly]),
     info.reexports.map((r) => [r.source, r.names.map((n) => [n.imported, n.exported]), r.all, r.namespace, r.typeOnly]),
-    info.usages.map((u) => [u.name, u.source, u.imported, u.conditional, u.parent, u.attributes]),
+    // The dataflow of each tag (its props, conditions, lists), which the root's batch embeds;
+    // without positions, so an edit that only moves lines invalidates nothing.
+    info.usages.map((u) => [u.name, u.source, u.imported, u.conditional, u.parent, u.attributes, u.flow ?? null, u.untraced?.replace(/^\d+:\d+ /, '') ?? null]),
     info.diagnostics.some((d) => d.severity === 'error'),
   ]);
 }
