@@ -1,6 +1,7 @@
 // The Astro integration: validates options, adds the Vite plugins and the request middleware,
 // tells the plugin the routes Astro serves, and writes the build's report when asked.
 
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,7 @@ import { CACHE_CONFIG_ID, cacheConfigPlugin } from './vite-plugin/cache-config.j
 import { hoistVitePlugin } from './vite-plugin/index.js';
 import { resolveServerTiming, validateOptions } from './options.js';
 import { analysisOf, buildHtmlReport, toJson } from './report.js';
+import { SWAP_SCRIPT_HASH } from './defer.js';
 
 export { analyzeComponent, analyzeComponentSync, analyzeComponents } from '../index.js';
 
@@ -21,9 +23,9 @@ export { analyzeComponent, analyzeComponentSync, analyzeComponents } from '../in
  * The parts of Astro's `astro:config:setup` hook this integration uses (typed locally so the
  * package checks without `astro` installed; integration.d.ts gives users Astro's real types).
  * @typedef {object} ConfigSetup
- * @property {{ root: URL }} config
+ * @property {{ root: URL, srcDir?: URL, security?: { csp?: unknown }, experimental?: { csp?: unknown } }} config
  * @property {'dev' | 'build' | 'preview' | 'sync'} [command]
- * @property {(config: { vite: { plugins: unknown[] } }) => unknown} updateConfig
+ * @property {(config: Record<string, unknown>) => unknown} updateConfig
  * @property {(middleware: { entrypoint: string, order: 'pre' | 'post' }) => void} addMiddleware
  * @property {Logger} logger
  */
@@ -94,6 +96,14 @@ export default function hoist(options) {
         if (validated.speculative || resolveServerTiming(validated.serverTiming, dev)) {
           addMiddleware({ entrypoint: 'astro-hoist/middleware', order: 'pre' });
         }
+        // <Defer>: its middleware streams the deferred parts after the page. It wraps every HTML
+        // response (a Defer renders after the response's head has left), so only a project that
+        // uses Defer gets it. 'post': inside the middleware that ends renders with the body.
+        const srcDir = config.srcDir ? fileURLToPath(config.srcDir) : path.join(root, 'src');
+        if (usesDefer(srcDir)) {
+          addMiddleware({ entrypoint: 'astro-hoist/defer-middleware', order: 'post' });
+          allowSwapScript(config, updateConfig);
+        }
       },
       /**
        * Every route Astro serves (pages, injected routes, Markdown pages), resolved before Vite
@@ -105,4 +115,56 @@ export default function hoist(options) {
       },
     },
   };
+}
+
+/** Source files that may import `astro-hoist/Defer.astro`. */
+const SOURCE = /\.(astro|mdx|md|[cm]?[jt]sx?)$/;
+
+/**
+ * Whether a source file under `dir` imports astro-hoist's `<Defer>`. Read once per `astro:config:setup`,
+ * stopping at the first one; folders such as node_modules are skipped.
+ * @param {string} dir
+ * @returns {boolean}
+ */
+export function usesDefer(dir) {
+  /** @type {string[]} */
+  const stack = [dir];
+  while (stack.length > 0) {
+    const current = /** @type {string} */ (stack.pop());
+    let entries;
+    try {
+      entries = readdirSync(current, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+      const file = path.join(current, entry.name);
+      if (entry.isDirectory()) stack.push(file);
+      else if (SOURCE.test(entry.name)) {
+        try {
+          if (readFileSync(file, 'utf8').includes('astro-hoist/Defer')) return true;
+        } catch {
+          // Unreadable: Astro will say so.
+        }
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * With Astro's content security policy on (`security.csp`, or `experimental.csp` in Astro 5), the
+ * policy must allow the swap script: its hash goes into the policy's script hashes.
+ * @param {ConfigSetup['config']} config
+ * @param {ConfigSetup['updateConfig']} updateConfig
+ */
+function allowSwapScript(config, updateConfig) {
+  for (const where of /** @type {const} */ (['security', 'experimental'])) {
+    const csp = config[where]?.csp;
+    if (!csp) continue;
+    // Astro merges this into the user's policy (arrays concatenate). `true` is replaced by this
+    // object, which then needs the algorithm `true` stands for (Astro's default, SHA-256).
+    updateConfig({ [where]: { csp: { ...(csp === true ? { algorithm: 'SHA-256' } : {}), scriptDirective: { hashes: [SWAP_SCRIPT_HASH] } } } });
+  }
 }

@@ -650,3 +650,38 @@ test('barrels, namespace, slots, conditional; page keys equal the children\'s ow
     ['src/components/Card.astro', 'src/components/Deep.astro', 'src/components/Nav.astro', 'src/layouts/Layout.astro', 'src/ui/index.ts', 'src/ui/more.ts'],
   );
 });
+
+test('<Defer>: a project that imports it gets the defer middleware (inside the others), and its swap script in an enabled CSP', async () => {
+  const { default: hoist } = await import('../../js/integration.js');
+  const { SWAP_SCRIPT, SWAP_SCRIPT_HASH } = await import('../../js/defer.js');
+  const { createHash } = await import('node:crypto');
+  assert.equal(SWAP_SCRIPT_HASH, `sha256-${createHash('sha256').update(SWAP_SCRIPT).digest('base64')}`);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'astro-hoist-defer-'));
+  try {
+    fs.mkdirSync(path.join(root, 'app', 'pages', 'deep'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'app', 'pages', 'index.astro'), '---\n---\n<p/>\n');
+    /** @param {Record<string, unknown>} config */
+    const setup = (config) => {
+      /** @type {any[]} */
+      const updates = [];
+      /** @type {any[]} */
+      const middleware = [];
+      hoist().hooks['astro:config:setup']({
+        config: { root: new URL(`file://${root}/`), srcDir: new URL(`file://${root}/app/`), ...config },
+        updateConfig: (/** @type {any} */ c) => updates.push(c),
+        addMiddleware: (/** @type {any} */ m) => middleware.push(m),
+        logger: /** @type {any} */ ({ info() {}, warn() {}, error() {}, debug() {} }),
+      });
+      return { updates, middleware };
+    };
+    assert.deepEqual(setup({}).middleware, [], 'no Defer: no middleware, every response untouched');
+    fs.writeFileSync(path.join(root, 'app', 'pages', 'deep', 'post.astro'), "---\nimport Defer from 'astro-hoist/Defer.astro';\n---\n<Defer><p/></Defer>\n");
+    const used = setup({ security: { csp: true } });
+    assert.deepEqual(used.middleware, [{ entrypoint: 'astro-hoist/defer-middleware', order: 'post' }]);
+    assert.deepEqual(used.updates.slice(1), [{ security: { csp: { algorithm: 'SHA-256', scriptDirective: { hashes: [SWAP_SCRIPT_HASH] } } } }]);
+    assert.deepEqual(setup({ experimental: { csp: { algorithm: 'SHA-256' } } }).updates.slice(1), [{ experimental: { csp: { scriptDirective: { hashes: [SWAP_SCRIPT_HASH] } } } }]);
+    assert.deepEqual(setup({}).updates.slice(1), [], 'no CSP: nothing to allow');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
