@@ -16,6 +16,7 @@ export { fetchResponse, fetchText, minRequestTime, streamTimes, timeRequest } fr
 export { startLatencyApi } from './latency-api.js';
 export { inlineLoaders, plainVariant } from './plain-variant.js';
 export { stopAll } from './child-process.js';
+export { CHROMIUM_ARGS, ensureChromium } from './browser.js';
 
 /** @typedef {import('./environment.js').EnvName} EnvName */
 /** @typedef {import('./environment.js').EnvInfo} EnvInfo */

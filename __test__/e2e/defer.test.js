@@ -7,14 +7,15 @@
 // with no console error; a prerendered page renders the part in place. Screenshots before and
 // after the swap are compared.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
+  CHROMIUM_ARGS,
   ENVIRONMENTS,
   REPO_ROOT,
   build,
+  ensureChromium,
   fetchResponse,
   installPackedAddon,
   packAddon,
@@ -30,23 +31,7 @@ import {
 
 const SETUP_TIMEOUT_MS = 15 * 60_000;
 const SLOW_MS = 800;
-const CHROMIUM = '/usr/bin/chromium';
 const PROCESS_TROUBLE = /unhandled|ERR_UNHANDLED_REJECTION|MaxListenersExceeded/i;
-
-/**
- * The Debian chromium binary, installed with apt when missing. A reason to skip when it cannot be had.
- * @returns {{ path: string } | { skip: string }}
- */
-function ensureChromium() {
-  if (existsSync(CHROMIUM)) return { path: CHROMIUM };
-  if (spawnSync('apt-get', ['--version']).error) return { skip: `${CHROMIUM} is missing and apt-get is not available` };
-  if (process.getuid?.() !== 0) return { skip: `${CHROMIUM} is missing; installing it needs root` };
-  for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'chromium']]) {
-    const step = spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 15 * 60_000 });
-    if (step.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${step.status ?? step.signal})`);
-  }
-  return { path: CHROMIUM };
-}
 
 /** @type {string[]} */
 let tarballs = [];
@@ -61,7 +46,7 @@ before(async () => {
     const { chromium: launcher } = await import('playwright-core');
     browser = await launcher.launch({
       executablePath: chromium.path,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+      args: CHROMIUM_ARGS,
     });
   }
 }, { timeout: SETUP_TIMEOUT_MS });

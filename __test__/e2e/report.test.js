@@ -4,10 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CHROMIUM_ARGS, ensureChromium } from '../../harness/browser.js';
 
 const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = path.join(repo, 'js/cli.js');
@@ -22,26 +23,6 @@ function run(args) {
 }
 
 // --- the HTML report in a browser ------------------------------------------------------------
-
-const CHROMIUM = '/usr/bin/chromium';
-
-/**
- * The Debian chromium binary, installed with apt when missing (CI runs as root on a fresh
- * machine). Returns a reason to skip when it cannot be had.
- * @returns {{ path: string } | { skip: string }}
- */
-function ensureChromium() {
-  if (existsSync(CHROMIUM)) return { path: CHROMIUM };
-  const apt = spawnSync('apt-get', ['--version']);
-  if (apt.error) return { skip: `${CHROMIUM} is missing and apt-get is not available to install it` };
-  if (process.getuid?.() !== 0) return { skip: `${CHROMIUM} is missing; installing it needs root (apt-get install chromium)` };
-  for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'chromium']]) {
-    const step = spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 15 * 60_000 });
-    if (step.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${step.status ?? step.signal})`);
-  }
-  if (!existsSync(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is missing`);
-  return { path: CHROMIUM };
-}
 
 test('HTML report in headless Chromium: every route has a before and an after chart with one bar per loader', async (t) => {
   const chromium = ensureChromium();
@@ -60,7 +41,7 @@ test('HTML report in headless Chromium: every route has a before and an after ch
 
   const browser = await launcher.launch({
     executablePath: chromium.path,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    args: CHROMIUM_ARGS,
   });
   t.after(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });

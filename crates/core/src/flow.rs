@@ -285,7 +285,7 @@ pub fn frontmatter_scope(
             _ => {}
         }
         if let ModuleItem::Stmt(stmt) = item {
-            if guard_error.is_none() && returns(stmt) {
+            if guard_error.is_none() && crate::script::may_return(stmt) {
                 match guard_of(stmt, &scope) {
                     Ok(c) => guards.push(c),
                     Err(why) => guard_error = Some(why),
@@ -298,23 +298,6 @@ pub fn frontmatter_scope(
         None => Ok(guards),
     };
     scope
-}
-
-/// Whether a top-level statement may return (outside nested functions).
-fn returns(stmt: &Stmt) -> bool {
-    use swc_ecma_visit::{Visit, VisitWith};
-    struct FindReturn(bool);
-    impl Visit for FindReturn {
-        fn visit_return_stmt(&mut self, _: &swc_ecma_ast::ReturnStmt) {
-            self.0 = true;
-        }
-        fn visit_function(&mut self, _: &swc_ecma_ast::Function) {}
-        fn visit_arrow_expr(&mut self, _: &swc_ecma_ast::ArrowExpr) {}
-        fn visit_class(&mut self, _: &swc_ecma_ast::Class) {}
-    }
-    let mut find = FindReturn(false);
-    stmt.visit_with(&mut find);
-    find.0
 }
 
 /// The condition under which the template renders past a guard: `if (test) { …; return … }`
@@ -331,7 +314,9 @@ fn guard_of(stmt: &Stmt, scope: &Scope) -> Result<Flow, Why> {
         Stmt::Return(_) => true,
         Stmt::Block(b) => {
             matches!(b.stmts.last(), Some(Stmt::Return(_)))
-                && !b.stmts[..b.stmts.len() - 1].iter().any(returns)
+                && !b.stmts[..b.stmts.len() - 1]
+                    .iter()
+                    .any(crate::script::may_return)
         }
         _ => false,
     };

@@ -391,6 +391,19 @@ fn collect(
 /// The frontmatter statements that may return before the template renders (`if (!user) return
 /// Astro.redirect('/login')`): a top-level statement with a `return` outside any nested function.
 fn early_returns(index: &LineIndex<'_>, module: &Module) -> Vec<Span> {
+    module
+        .body
+        .iter()
+        .filter_map(|item| match item {
+            ModuleItem::Stmt(stmt) => may_return(stmt).then(|| span_of(index, stmt.span())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether a frontmatter statement has a `return` outside any nested function: it may return
+/// before the template renders.
+pub(crate) fn may_return(stmt: &Stmt) -> bool {
     struct FindReturn(bool);
     impl Visit for FindReturn {
         fn visit_return_stmt(&mut self, _: &swc_ecma_ast::ReturnStmt) {
@@ -403,18 +416,9 @@ fn early_returns(index: &LineIndex<'_>, module: &Module) -> Vec<Span> {
         fn visit_getter_prop(&mut self, _: &swc_ecma_ast::GetterProp) {}
         fn visit_setter_prop(&mut self, _: &swc_ecma_ast::SetterProp) {}
     }
-    module
-        .body
-        .iter()
-        .filter_map(|item| match item {
-            ModuleItem::Stmt(stmt) => {
-                let mut find = FindReturn(false);
-                stmt.visit_with(&mut find);
-                find.0.then(|| span_of(index, stmt.span()))
-            }
-            _ => None,
-        })
-        .collect()
+    let mut find = FindReturn(false);
+    stmt.visit_with(&mut find);
+    find.0
 }
 
 struct LoaderDataCalls<'a, 'i> {
