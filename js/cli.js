@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { analyzeProject, ConfigError } from './analyze.js';
 import { checkBudget, formatViolations, parseBaseline, parseFailOn, toSarif } from './check.js';
-import { buildHtmlReport, exitCode, formatTable, parseCosts, toJson, unknownCosts } from './report.js';
+import { buildHtmlReport, costsFromServerTiming, exitCode, formatTable, parseCosts, toJson, unknownCosts } from './report.js';
 
 /**
  * @typedef {import('./report.js').Analysis} Analysis
@@ -28,7 +28,8 @@ through its own Astro config (srcDir, Vite aliases, integrations and the routes 
 Options:
   --json             print the report as JSON, nothing else on stdout
   --html <file>      also write a self-contained HTML report with a waterfall chart per route
-  --costs <file>     JSON object: component id or root-relative path -> estimated ms (default 1 each)
+  --costs <file>     JSON object: component id or root-relative path -> estimated ms (default 1 each);
+                     or production Server-Timing values, one response per line (the median per loader)
   --concurrency <n>  plan for at most n loaders in flight per request (default: the integration's)
   --speculative      plan conditional children as started early (default: the integration's)
   --disk             read the project on disk even where Astro is installed
@@ -181,7 +182,16 @@ export async function main(argv, io = {}) {
   let costs;
   if (values.costs !== undefined) {
     try {
-      costs = parseCosts(JSON.parse(readFileSync(path.resolve(cwd, values.costs), 'utf8')));
+      const text = readFileSync(path.resolve(cwd, values.costs), 'utf8');
+      /** @type {unknown} */
+      let json;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      // Not JSON: Server-Timing values measured in production, one response per line.
+      costs = json === undefined ? parseCosts(costsFromServerTiming(text)) : parseCosts(json);
     } catch (error) {
       return fail(`cannot read costs file ${values.costs}: ${/** @type {Error} */ (error).message}`);
     }

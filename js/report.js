@@ -156,6 +156,87 @@ export function parseCosts(json) {
 }
 
 /**
+ * Costs measured in production: the `Server-Timing` values astro-hoist wrote (one response's
+ * value per line, a `Server-Timing:` prefix allowed, as access logs and HAR exports keep them).
+ * A metric with a `desc` is a component path (`serverTiming: 'paths'`), a `hoist-<id>` metric a
+ * component id; other metrics (a database's, a CDN's) are skipped. Each component's cost is the
+ * median of its durations.
+ * @param {string} text
+ * @returns {Record<string, number>}
+ * @throws {Error} when no line holds an astro-hoist metric
+ */
+export function costsFromServerTiming(text) {
+  /** @type {Map<string, number[]>} */
+  const samples = new Map();
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/^\s*server-timing\s*:/i, '').trim();
+    if (!line) continue;
+    for (const metric of splitOutsideQuotes(line, ',')) {
+      const [name, ...params] = splitOutsideQuotes(metric, ';').map((part) => part.trim());
+      /** @type {Record<string, string>} */
+      const fields = {};
+      for (const param of params) {
+        const at = param.indexOf('=');
+        if (at < 0) continue;
+        let value = param.slice(at + 1).trim();
+        // A quoted-string: quotes off, escapes resolved.
+        if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1).replace(/\\(.)/g, '$1');
+        fields[param.slice(0, at).trim().toLowerCase()] = value;
+      }
+      const dur = Number(fields.dur);
+      if (!Number.isFinite(dur) || dur < 0) continue;
+      /** @type {string | null} */
+      let key = null;
+      const id = /^hoist-([0-9a-f]{16})$/.exec(name ?? '');
+      if (id) key = id[1];
+      else if (fields.desc) {
+        try {
+          key = decodeURIComponent(fields.desc);
+        } catch {
+          key = fields.desc;
+        }
+      }
+      if (!key) continue;
+      const list = samples.get(key) ?? [];
+      list.push(dur);
+      samples.set(key, list);
+    }
+  }
+  if (samples.size === 0) throw new Error('no astro-hoist metric (`hoist-<id>;dur=…` or `…;dur=…;desc="src/…"`) in it');
+  /** @type {Record<string, number>} */
+  const costs = {};
+  for (const [key, list] of samples) {
+    list.sort((a, b) => a - b);
+    const mid = Math.floor(list.length / 2);
+    costs[key] = list.length % 2 === 1 ? list[mid] : (list[mid - 1] + list[mid]) / 2;
+  }
+  return costs;
+}
+
+/**
+ * `text` split on `separator` where it is not inside a quoted-string.
+ * @param {string} text
+ * @param {string} separator
+ */
+function splitOutsideQuotes(text, separator) {
+  /** @type {string[]} */
+  const parts = [];
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\\' && quoted) i++;
+    else if (c === '"') quoted = !quoted;
+    else if (c === separator && !quoted) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts.filter((p) => p.trim() !== '');
+}
+
+/**
  * Keys of `costs` that name no loader of any plan (by id or root-relative path).
  * @param {Record<string, number>} costs
  * @param {RoutePlan[]} routes

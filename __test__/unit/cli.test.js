@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { analyzeProject } from '../../js/analyze.js';
 import { checkRoot, terminalProgress, UsageError } from '../../js/cli.js';
-import { buildHtmlReport, escapeHtml, formatTable, niceTicks, parseCosts, progressLine, routeLabel, totals, unknownCosts } from '../../js/report.js';
+import { buildHtmlReport, costsFromServerTiming, escapeHtml, formatTable, niceTicks, parseCosts, progressLine, routeLabel, totals, unknownCosts } from '../../js/report.js';
 
 const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = path.join(repo, 'js/cli.js');
@@ -272,6 +272,29 @@ test('--costs (paths or ids) and --concurrency shape the times', (t) => {
   const bad = run(['analyze', TREE, '--costs', costs]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /non-negative number/);
+});
+
+test('--costs from production Server-Timing: the median per loader, by path or id; other metrics skipped', (t) => {
+  const outer = 'src/components/Outer.astro';
+  // What the middleware writes (serverTimingHeader / opaqueServerTimingHeader), as a log keeps it.
+  const log = [
+    `Server-Timing: components.Outer;dur=40.0;desc="${outer}", components.Middle;dur=30.0;desc="src/components/Middle.astro";cache=hit, db;dur=3`,
+    `server-timing: components.Outer;dur=44.0;desc="${outer}"`,
+    `components.Outer;dur=10.0;desc="${outer}", hoist-0123456789abcdef;dur=7.5`,
+    '',
+    'cdn-cache;desc="HIT", weird;desc="a, b";dur=1',
+  ].join('\n');
+  assert.deepEqual(costsFromServerTiming(log), { [outer]: 40, 'src/components/Middle.astro': 30, '0123456789abcdef': 7.5, 'a, b': 1 });
+  assert.deepEqual(costsFromServerTiming('x;dur=1;desc="src/%C3%9C.astro"'), { 'src/Ü.astro': 1 });
+  assert.throws(() => costsFromServerTiming('db;dur=3, cdn;desc="HIT"'), /no astro-hoist metric/);
+  // Through the CLI: a non-JSON costs file is read as Server-Timing lines.
+  const dir = makeProject(t, {});
+  const file = path.join(dir, 'timings.log');
+  writeFileSync(file, ['components.Outer;dur=40;desc="src/components/Outer.astro", components.Middle;dur=30;desc="src/components/Middle.astro", components.Inner;dur=20;desc="src/components/Inner.astro"', 'components.Outer;dur=40;desc="src/components/Outer.astro"'].join('\n'));
+  const result = run(['analyze', TREE, '--json', '--costs', file]);
+  assert.equal(result.code, 0, result.stderr);
+  const nested = planOf(JSON.parse(result.stdout).routes, 'src/pages/nested.astro');
+  assert.deepEqual([nested.makespanBefore, nested.makespan], [90, 40]);
 });
 
 test('a ctx.load cycle: exit 1, named once with every route it breaks; other routes still planned', (t) => {
