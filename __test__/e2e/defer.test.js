@@ -4,8 +4,8 @@
 // hydrated Preact island; two Defers resolve in reverse order; a failing part shows its error
 // slot (or removes its fallback); a client disconnect aborts the deferred loader; a client-router
 // navigation to the page swaps the part in; every page runs under Astro's content security policy
-// with no console error; a prerendered page renders the part in place. Screenshots before and
-// after the swap are compared.
+// with no console error; `astro dev` streams the same; a prerendered page renders the part in
+// place. Screenshots before and after the swap are compared.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import {
   ENVIRONMENTS,
   REPO_ROOT,
   build,
+  dev,
   ensureChromium,
   fetchResponse,
   installPackedAddon,
@@ -212,6 +213,23 @@ for (const env of ENVIRONMENTS) {
       // client router keeps it). Astro's own inline island style may be refused there, Defer or
       // not (that policy hashes the first page's styles), so style reports are not counted.
       assert.deepEqual(errors.filter((e) => !/style-src/.test(e)), []);
+    });
+
+    test('astro dev streams the parts the same way', async () => {
+      const root = await prepareFixture(env, 'defer', { as: 'defer-dev' });
+      const devServer = await dev(root, { env: { HOIST_API: api.url } });
+      try {
+        await fetchResponse(`${devServer.url}/defer`); // the first request compiles the modules
+        const timing = await streamTimes(`${devServer.url}/defer`, ['id="footer"', '</html>', 'id="slow"']);
+        assert.equal(timing.status, 200);
+        assert.ok(timing.markers['id="footer"'] < SLOW_MS * 0.25, JSON.stringify(timing.markers));
+        assert.ok(timing.markers['id="slow"'] >= SLOW_MS - 20, JSON.stringify(timing.markers));
+        assert.ok(timing.text.indexOf('<template data-astro-hoist-defer="d1">') > timing.text.indexOf('</html>'));
+        const failing = await fetchResponse(`${devServer.url}/error`);
+        assert.match(failing.text, /<template data-astro-hoist-defer="d1"><p id="error-slot">/);
+      } finally {
+        await devServer.stop();
+      }
     });
 
     test('a prerendered page renders the part in place', async () => {
