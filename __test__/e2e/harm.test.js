@@ -215,11 +215,14 @@ for (const env of ENVIRONMENTS) {
       for (const [file, bytes] of clientA) assert.ok(bytes.equals(/** @type {Buffer} */ (clientB.get(file))), file);
     });
 
-    test('streaming (build): the first byte and every part arrive no later than in plain Astro', async () => {
+    test('streaming (build): the first byte and every part arrive no later than in plain Astro', async (t) => {
       const times = await streamSideBySide(hoisted, plain, api);
+      t.diagnostic(`fastest of 10: ${JSON.stringify({ hoisted: times.hoisted, plain: times.plain })}`);
       // Measured side by side the medians differ by 0.1-0.15 ms (BENCHMARKS.md, section 6: the
-      // runtime's own work before the head); a hold for a loader would cost 400 ms.
-      assertNoLater(times, 3);
+      // runtime's own work before the head), and the slow part, whose loader starts in the turn
+      // after the first pass, by about half a millisecond; a hold for a loader would cost 400 ms.
+      // The fastest of 10 samples still moved by 3 ms on a loaded CI machine: 5 ms of margin.
+      assertNoLater(times, 5);
       assert.ok(times.hoisted.markers['id="slow"'] >= SLOW_MS - 5, 'the slow part still waits for its data');
     });
 
