@@ -84,6 +84,8 @@ const settings = processWide('cache.settings', () => ({ current: createSettings(
 const inflight = processWide('cache.inflight', () => new Map());
 /** Keys whose stale entry is being refreshed by this process. @type {Set<string>} */
 const refreshing = processWide('cache.refreshing', () => new Set());
+/** Keys this process refreshed lately: when the refresh's write landed (Date.now()). @type {Map<string, number>} */
+const refreshed = processWide('cache.refreshed', () => new Map());
 /** The Astro context of the request being handled (set by the cache middleware). @type {AsyncLocalStorage<RouteContext>} */
 const requests = processWide('cache.requests', () => new AsyncLocalStorage());
 /** When each kind of warning was last printed. @type {Map<string, number>} */
@@ -146,6 +148,7 @@ export function configureLoaderCache(config = {}) {
   settings.current = createSettings(config);
   inflight.clear();
   refreshing.clear();
+  refreshed.clear();
 }
 
 /**
@@ -523,6 +526,7 @@ export async function cachedCall({ loader, spec, context, id, component, call, o
     onState('bypass');
     return call(undefined);
   }
+  const asked = Date.now();
   const entry = await readEntry(s, key);
   if (entry) {
     const age = (Date.now() - entry.t) / 1000;
@@ -539,7 +543,7 @@ export async function cachedCall({ loader, spec, context, id, component, call, o
         onState('hit');
       } else {
         onState('stale');
-        refresh(s, key, spec, component, call);
+        refresh(s, key, spec, component, call, asked);
       }
       return value;
     }
@@ -592,9 +596,15 @@ async function miss(s, key, spec, component, call, onState, onTags) {
  * @param {CacheSpec} spec
  * @param {string} component
  * @param {(signal: AbortSignal | undefined) => unknown} call
+ * @param {number} asked when the read that found the entry stale began (Date.now())
  */
-function refresh(s, key, spec, component, call) {
+function refresh(s, key, spec, component, call, asked) {
   if (refreshing.has(key) || inflight.has(key)) return;
+  // The last refresh's value is fresh for maxAge: a stale view meanwhile is a read that left
+  // before that write landed (a shared store's write may land after its time budget), not a
+  // stale entry. One refresh per maxAge per process.
+  const landed = refreshed.get(key);
+  if (landed !== undefined && (landed >= asked || Date.now() - landed < spec.maxAge * 1000)) return;
   refreshing.add(key);
   const controller = new AbortController();
   // A refresh that hangs must not hold the key forever.
@@ -607,6 +617,13 @@ function refresh(s, key, spec, component, call) {
     .finally(() => {
       clearTimeout(timer);
       refreshing.delete(key);
+      const stamp = Date.now();
+      refreshed.set(key, stamp);
+      // Needed for maxAge, then forgotten.
+      const forget = setTimeout(() => {
+        if (refreshed.get(key) === stamp) refreshed.delete(key);
+      }, Math.max(1_000, spec.maxAge * 1000));
+      forget.unref?.();
     });
 }
 
