@@ -10,6 +10,7 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
+import { copyRegisteredSymbols } from './middleware.js';
 import { processWide } from './process-wide.js';
 
 const PREFIX = '[astro-hoist]';
@@ -104,10 +105,7 @@ export async function onRequest(_context, next) {
     parts.closed = true;
     return response;
   }
-  for (const symbol of Object.getOwnPropertySymbols(response)) {
-    // Astro's per-response data (cookies, the rewrite origin) under registered symbols.
-    if (Symbol.keyFor(symbol) !== undefined) Reflect.set(wrapped, symbol, Reflect.get(response, symbol));
-  }
+  copyRegisteredSymbols(response, wrapped);
   return wrapped;
 }
 
