@@ -33,7 +33,7 @@ const FILE_NAME: &str = "analysis.json";
 /// Version tag of the disk format: a different addon version never reads another's entries.
 /// The suffix changes with what an analysis holds (`-2`: a loader's `cache` option and the
 /// `unsafe-loader-cache` error, which an older entry would lack).
-pub const FORMAT: &str = concat!("astro-hoist-", env!("CARGO_PKG_VERSION"), "-3");
+pub const FORMAT: &str = concat!("astro-hoist-", env!("CARGO_PKG_VERSION"), "-4");
 
 /// How a lookup went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

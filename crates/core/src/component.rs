@@ -51,6 +51,10 @@ pub struct ComponentInfo {
     /// `if (!user) return Astro.redirect('/login')`): the children render only past them.
     #[serde(default)]
     pub early_returns: Vec<Span>,
+    /// A frontmatter's top-level `await`s (not of `getLoaderData()`): each is a step of the
+    /// waterfall plain Astro renders, and some can move into a loader.
+    #[serde(default)]
+    pub awaits: Vec<crate::awaits::FrontmatterAwait>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -121,6 +125,7 @@ fn analyze_file(source: &str, filename: &str, options: &AnalyzeOptions) -> Compo
         usages: Vec::new(),
         loader_data_calls: Vec::new(),
         early_returns: Vec::new(),
+        awaits: Vec::new(),
         diagnostics: Vec::new(),
     };
     let Some(dialect) = dialect_for(filename) else {
@@ -172,12 +177,51 @@ fn analyze_file(source: &str, filename: &str, options: &AnalyzeOptions) -> Compo
     info
 }
 
+/// `astro-hoist migrate` for one `.astro` file: its frontmatter's movable awaits moved into an
+/// exported loader (see [`crate::awaits`]), and every await with why it can or cannot move.
+pub fn migrate(source: &str, filename: &str) -> crate::awaits::Migration {
+    let none = crate::awaits::Migration {
+        code: None,
+        awaits: Vec::new(),
+    };
+    if dialect_for(filename) != Some(Dialect::Frontmatter) {
+        return none;
+    }
+    let Split::Fenced(f) = frontmatter::split(source) else {
+        return none;
+    };
+    let index = LineIndex::new(source);
+    let facts =
+        script::analyze_script(&index, f.content_start, f.content_end, Dialect::Frontmatter);
+    if facts
+        .diagnostics
+        .iter()
+        .any(|d| d.severity == Severity::Error)
+    {
+        // A frontmatter swc cannot read is left as it is.
+        return none;
+    }
+    let getter = facts
+        .import_bindings
+        .iter()
+        .find(|(_, (i, name))| {
+            name == "getLoaderData" && facts.imports[*i].source == crate::record::RUNTIME_MODULE
+        })
+        .map(|(local, _)| local.as_str());
+    let code = crate::awaits::rewrite(source, &facts.awaits, getter);
+    crate::awaits::Migration {
+        code,
+        awaits: facts.awaits.found.iter().map(|(a, _)| a.clone()).collect(),
+    }
+}
+
 fn apply(info: &mut ComponentInfo, facts: ScriptFacts) {
     info.imports = facts.imports;
     info.reexports = facts.reexports;
     info.loader = facts.loader;
     info.loader_data_calls = facts.loader_data_calls;
     info.early_returns = facts.early_returns;
+    info.awaits = facts.awaits.found.into_iter().map(|(a, _)| a).collect();
     info.diagnostics.extend(facts.diagnostics);
 }
 

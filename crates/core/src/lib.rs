@@ -25,6 +25,7 @@
 //! assert_eq!(info.usages[0].source.as_deref(), Some("./Card.astro"));
 //! ```
 
+pub mod awaits;
 pub mod cache;
 pub mod component;
 pub mod dataflow;

@@ -44,6 +44,8 @@ pub struct ScriptFacts {
     pub early_returns: Vec<Span>,
     /// A frontmatter's constants and guards, for tracing the props its template passes.
     pub flow_scope: crate::flow::Scope,
+    /// A frontmatter's top-level awaits (the waterfall finder) and how to move them.
+    pub awaits: crate::awaits::Awaits,
 }
 
 /// Parses `index.source()[start..end]` in `dialect` and collects its facts. Positions in the
@@ -158,6 +160,7 @@ pub fn analyze_script(
                 dialect,
                 SyntaxContext::empty().apply_mark(top),
                 SyntaxContext::empty().apply_mark(unresolved),
+                start,
                 &mut facts,
             );
         });
@@ -178,6 +181,7 @@ fn collect(
     dialect: Dialect,
     top_ctxt: SyntaxContext,
     unresolved_ctxt: SyntaxContext,
+    start: usize,
     facts: &mut ScriptFacts,
 ) {
     let mut tables = Tables {
@@ -385,6 +389,23 @@ fn collect(
             }
         }
         facts.flow_scope = crate::flow::frontmatter_scope(module, getters, &imported);
+        let value_imports: HashMap<String, (usize, String)> = facts
+            .import_bindings
+            .iter()
+            .filter(|(_, (i, _))| !facts.imports[*i].type_only)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        facts.awaits = crate::awaits::find(&crate::awaits::Input {
+            index,
+            module,
+            top_ctxt,
+            unresolved_ctxt,
+            imports: &value_imports,
+            scope: &facts.flow_scope,
+            loader_data: &calls.bytes,
+            has_loader: facts.loader.is_some(),
+            start,
+        });
     }
 }
 
