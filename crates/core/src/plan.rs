@@ -113,6 +113,37 @@ pub struct Plan {
     pub complete: bool,
     /// The root's dataflow tree as JSON, as in [`Batch`].
     pub flow: Option<String>,
+    /// The waterfall of frontmatter `await`s a render of the root runs, in the order plain Astro
+    /// reaches them: what a site without loaders (or with a few) waits for, step by step.
+    #[serde(default)]
+    pub awaits: Vec<AwaitStep>,
+    /// The longest chain of frontmatter awaits (each waits for the one before it).
+    #[serde(default)]
+    pub await_depth: u32,
+    /// The same once `astro-hoist migrate` has moved every movable await into a loader (the
+    /// loaders start together; the awaits that stay still wait in turn).
+    #[serde(default)]
+    pub await_depth_after: u32,
+}
+
+/// One frontmatter `await` on a route's render.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwaitStep {
+    /// Root-relative path of the component.
+    pub component: String,
+    pub line: u32,
+    pub column: u32,
+    /// The awaited expression, on one line.
+    pub text: String,
+    /// 1 = awaited as the root renders; n = only after n-1 awaits before it have resolved.
+    pub step: u32,
+    /// Reached only through conditional usages or guards.
+    pub conditional: bool,
+    /// `astro-hoist migrate` can move it into a loader.
+    pub movable: bool,
+    /// Why it cannot.
+    pub reason: Option<String>,
 }
 
 /// A route Astro serves and its plan.
@@ -709,7 +740,11 @@ fn plan_as(
             .then(a.component.cmp(&b.component))
     });
     sort_notes(&mut notes);
+    let (awaits, await_depth, await_depth_after) = await_steps(project, &reached);
     Ok(Planned::Full(Plan {
+        awaits,
+        await_depth,
+        await_depth_after,
         root: project.relative(root),
         entries,
         batch_start: root_info.early_returns.last().copied(),
@@ -728,6 +763,92 @@ fn plan_as(
             .as_ref()
             .and_then(|root| serde_json::to_string(root).ok()),
     }))
+}
+
+/// The frontmatter awaits of a root's render, by step. Plain Astro renders a component once
+/// every component it waits for (its parent, the components whose slot it is in) has finished
+/// its frontmatter, and a frontmatter's awaits run one after the other; siblings render
+/// concurrently. So a component's first await is at step 1 + the most steps of any component
+/// it waits for. After `migrate`, the movable awaits are loaders started together (step 1) and
+/// the awaits that stay follow them.
+fn await_steps(project: &Project, reached: &Reach) -> (Vec<AwaitStep>, u32, u32) {
+    // Steps before and after migration at which each component's frontmatter has finished.
+    fn finish(
+        c: &str,
+        project: &Project,
+        reached: &Reach,
+        memo: &mut HashMap<String, (u32, u32)>,
+        open: &mut HashSet<String>,
+    ) -> (u32, u32) {
+        if let Some(&f) = memo.get(c) {
+            return f;
+        }
+        // A component that renders itself (through props) waits for nothing more.
+        if !open.insert(c.to_string()) {
+            return (0, 0);
+        }
+        let (start, start_after) = start_of(c, project, reached, memo, open);
+        let (n, kept, moved) = project.module(c).map_or((0, 0, false), |info| {
+            let kept = info.awaits.iter().filter(|a| !a.movable).count() as u32;
+            let n = info.awaits.len() as u32;
+            (n, kept, n > kept)
+        });
+        // Moved awaits are a loader that started at step 1 (or when the component renders,
+        // if that is later): the component reads it, then runs the awaits that stay.
+        let after = if moved {
+            start_after.max(1) + kept
+        } else {
+            start_after + kept
+        };
+        open.remove(c);
+        memo.insert(c.to_string(), (start + n, after));
+        (start + n, after)
+    }
+    fn start_of(
+        c: &str,
+        project: &Project,
+        reached: &Reach,
+        memo: &mut HashMap<String, (u32, u32)>,
+        open: &mut HashSet<String>,
+    ) -> (u32, u32) {
+        let mut start = (0, 0);
+        for b in reached.blockers.get(c).into_iter().flatten() {
+            let f = finish(b, project, reached, memo, open);
+            start = (start.0.max(f.0), start.1.max(f.1));
+        }
+        start
+    }
+    let mut memo = HashMap::default();
+    let mut open = HashSet::default();
+    let mut steps = Vec::new();
+    let (mut depth, mut depth_after) = (0, 0);
+    for c in &reached.order {
+        let Some(info) = project.module(c) else {
+            continue;
+        };
+        if !is_component(c) && info.awaits.is_empty() {
+            continue;
+        }
+        let f = finish(c, project, reached, &mut memo, &mut open);
+        depth = depth.max(f.0);
+        depth_after = depth_after.max(f.1);
+        let (start, _) = start_of(c, project, reached, &mut memo, &mut open);
+        let conditional = reached.conditional.get(c).copied().unwrap_or(false);
+        for (i, a) in info.awaits.iter().enumerate() {
+            steps.push(AwaitStep {
+                component: project.relative(c),
+                line: a.span.line,
+                column: a.span.column,
+                text: a.text.clone(),
+                step: start + i as u32 + 1,
+                conditional,
+                movable: a.movable,
+                reason: a.reason.clone(),
+            });
+        }
+    }
+    steps.sort_by(|a, b| (a.step, &a.component, a.line).cmp(&(b.step, &b.component, b.line)));
+    (steps, depth, depth_after)
 }
 
 /// Loaders no route starts with its batch: each component with a read, hoistable loader that

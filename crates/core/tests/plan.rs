@@ -742,3 +742,60 @@ fn loaders_no_route_reaches_unconditionally_are_reported_once() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn frontmatter_awaits_form_the_waterfall_plain_astro_renders() {
+    let dir = project(
+        "awaits",
+        &[
+            (
+                "src/pages/index.astro",
+                "---\nimport { getProducts } from '../api';\nimport Header from '../components/Header.astro';\nimport Shell from '../components/Shell.astro';\nimport Stock from '../components/Stock.astro';\nconst products = await getProducts(Astro.request);\n---\n<Header /><Shell><Stock ids={products.map((p) => p.id)} /></Shell>\n",
+            ),
+            (
+                "src/components/Header.astro",
+                "---\nimport { getCart } from '../api';\nconst cart = await getCart(Astro.request);\n---\n<p>{cart.items.length}</p>\n",
+            ),
+            (
+                "src/components/Shell.astro",
+                "---\nimport { getUser, getPrefs } from '../api';\nconst user = await getUser(Astro.cookies.get('sid'));\nconst prefs = await getPrefs(user.id);\n---\n<main><slot /></main>\n",
+            ),
+            (
+                "src/components/Stock.astro",
+                "---\nimport { getStock } from '../api';\nconst stock = await getStock(Astro.props.ids);\n---\n<p>{stock}</p>\n",
+            ),
+            ("src/api.ts", "export const getProducts = async () => [];\nexport const getCart = async () => ({ items: [] });\nexport const getUser = async () => ({});\nexport const getPrefs = async () => ({});\nexport const getStock = async () => 0;\n"),
+        ],
+    );
+    let scan = scan_project(&dir.to_string_lossy(), &ScanOptions::default()).unwrap();
+    let plan = plan_page(&scan, "src/pages/index.astro", &PlanOptions::default()).unwrap();
+    let steps: Vec<(u32, &str, u32, bool)> = plan
+        .awaits
+        .iter()
+        .map(|a| (a.step, a.component.as_str(), a.line, a.movable))
+        .collect();
+    // Page (1), then Header and Shell side by side (2; Shell's second await 3), then Stock,
+    // slotted into Shell, after Shell's frontmatter (4).
+    assert_eq!(
+        steps,
+        [
+            (1, "src/pages/index.astro", 6, true),
+            (2, "src/components/Header.astro", 3, true),
+            (2, "src/components/Shell.astro", 3, false),
+            (3, "src/components/Shell.astro", 4, false),
+            (4, "src/components/Stock.astro", 3, true),
+        ]
+    );
+    assert_eq!(plan.await_depth, 4);
+    // Migrated: the page, Header and Stock load at once (step 1); Shell still renders after the
+    // page's frontmatter and runs its two in sequence (2, 3); Stock, slotted into it, then
+    // reads data that is already there.
+    assert_eq!(plan.await_depth_after, 3);
+    let shell = plan
+        .awaits
+        .iter()
+        .find(|a| a.component.ends_with("Shell.astro"))
+        .unwrap();
+    assert!(shell.reason.as_deref().unwrap().contains("Astro.cookies"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
