@@ -134,6 +134,24 @@ export interface Answer {
   error?: string
 }
 
+/** One frontmatter `await` on a route's render. */
+export interface AwaitStep {
+  /** Root-relative path of the component. */
+  component: string
+  line: number
+  column: number
+  /** The awaited expression, on one line. */
+  text: string
+  /** 1 = awaited as the root renders; n = after n-1 awaits before it have resolved. */
+  step: number
+  /** Reached only through conditional usages or guards. */
+  conditional: boolean
+  /** `migrateComponent` can move it into a loader. */
+  movable: boolean
+  /** Why it cannot. */
+  reason?: string
+}
+
 /**
  * What a component's code needs of its plan: the batch entries, the start order (with a
  * concurrency limit), why loaders are not hoisted, and the files read.
@@ -207,6 +225,11 @@ export interface ComponentInfo {
    * children render only past them.
    */
   earlyReturns: Array<Span>
+  /**
+   * The frontmatter's top-level `await`s (not of `getLoaderData()`), and whether
+   * `migrateComponent` can move each into a loader.
+   */
+  awaits: Array<FrontmatterAwait>
   /** Problems, as data; an analysis never throws for bad input. */
   diagnostics: Array<Diagnostic>
 }
@@ -240,6 +263,18 @@ export interface FileInput {
   filename: string
   /** The file's text. When absent the file is read from disk. */
   source?: string
+}
+
+/** A top-level `await` of a frontmatter: a step of the waterfall plain Astro renders. */
+export interface FrontmatterAwait {
+  /** The `await` expression. */
+  span: Span
+  /** The awaited expression, on one line (shortened). */
+  text: string
+  /** `migrateComponent` can move it into an exported loader. */
+  movable: boolean
+  /** Why it cannot. */
+  reason?: string
 }
 
 /** An `import` declaration. */
@@ -360,6 +395,22 @@ export interface LoaderReads {
   locals: Array<string>
 }
 
+/**
+ * `astro-hoist migrate` for one `.astro` source: its frontmatter's movable top-level awaits
+ * moved into one exported loader (the declarations then read `await getLoaderData()`), and
+ * every await with why it can or cannot move. Nothing moves when the frontmatter has a
+ * syntax error or the component already has a loader. Never throws for bad input.
+ */
+export declare function migrateComponent(source: string, filename: string): Migration
+
+/** What `migrateComponent` made of a file. */
+export interface Migration {
+  /** The file with its movable awaits in one exported loader; null when nothing moves. */
+  code?: string
+  /** Every top-level await, with why it cannot move. */
+  awaits: Array<FrontmatterAwait>
+}
+
 /** One imported name a hoistable loader reads. */
 export interface ModuleImport {
   /** The specifier as the component writes it. */
@@ -400,6 +451,12 @@ export interface Plan {
   complete: boolean
   /** The root's dataflow tree, as JSON for the runtime (see `Batch.flow`). */
   flow?: string
+  /** The frontmatter awaits a render of the root runs, by step (the waterfall finder). */
+  awaits: Array<AwaitStep>
+  /** The longest chain of frontmatter awaits. */
+  awaitDepth: number
+  /** The same once every movable await is a loader (`astro-hoist migrate`). */
+  awaitDepthAfter: number
 }
 
 /** Why a root cannot be planned. */

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { Project, analyzeComponent, analyzeComponents, analyzeComponentSync, Code, ComponentKind, LoaderKind, RequestKind, RouteKind, scanProject, Severity } = nativeBinding
+const { Project, analyzeComponent, analyzeComponents, analyzeComponentSync, Code, ComponentKind, LoaderKind, migrateComponent, RequestKind, RouteKind, scanProject, Severity } = nativeBinding
 export { Project }
 export { analyzeComponent }
 export { analyzeComponents }
@@ -781,6 +781,7 @@ export { analyzeComponentSync }
 export { Code }
 export { ComponentKind }
 export { LoaderKind }
+export { migrateComponent }
 export { RequestKind }
 export { RouteKind }
 export { scanProject }

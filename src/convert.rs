@@ -42,6 +42,7 @@ impl From<core::component::ComponentInfo> for ComponentInfo {
                 })
                 .collect(),
             early_returns: c.early_returns.into_iter().map(Span::from).collect(),
+            awaits: c.awaits.into_iter().map(FrontmatterAwait::from).collect(),
             diagnostics: c.diagnostics.into_iter().map(Diagnostic::from).collect(),
         }
     }
@@ -326,6 +327,33 @@ impl From<core::plan::Plan> for Plan {
             files: p.files,
             complete: p.complete,
             flow: p.flow,
+            awaits: p
+                .awaits
+                .into_iter()
+                .map(|a| AwaitStep {
+                    component: a.component,
+                    line: a.line,
+                    column: a.column,
+                    text: a.text,
+                    step: a.step,
+                    conditional: a.conditional,
+                    movable: a.movable,
+                    reason: a.reason,
+                })
+                .collect(),
+            await_depth: p.await_depth,
+            await_depth_after: p.await_depth_after,
+        }
+    }
+}
+
+impl From<core::awaits::FrontmatterAwait> for FrontmatterAwait {
+    fn from(a: core::awaits::FrontmatterAwait) -> Self {
+        FrontmatterAwait {
+            span: a.span.into(),
+            text: a.text,
+            movable: a.movable,
+            reason: a.reason,
         }
     }
 }

@@ -33,6 +33,18 @@ pub fn analyze_component_sync(
     guard(|| core::pool::analyze_one(&source, &filename, &options)).map(ComponentInfo::from)
 }
 
+/// `astro-hoist migrate` for one `.astro` source: its frontmatter's movable top-level awaits
+/// moved into one exported loader (the declarations then read `await getLoaderData()`), and
+/// every await with why it can or cannot move. Nothing moves when the frontmatter has a
+/// syntax error or the component already has a loader. Never throws for bad input.
+#[napi(catch_unwind)]
+pub fn migrate_component(source: String, filename: String) -> Result<Migration> {
+    guard(|| core::component::migrate(&source, &filename)).map(|m| Migration {
+        code: m.code,
+        awaits: m.awaits.into_iter().map(FrontmatterAwait::from).collect(),
+    })
+}
+
 pub struct AnalyzeTask {
     files: Vec<core::pool::FileInput>,
     options: core::component::AnalyzeOptions,

@@ -344,8 +344,52 @@ pub struct ComponentInfo {
     /// Frontmatter statements that may return before the template renders (guards): the
     /// children render only past them.
     pub early_returns: Vec<Span>,
+    /// The frontmatter's top-level `await`s (not of `getLoaderData()`), and whether
+    /// `migrateComponent` can move each into a loader.
+    pub awaits: Vec<FrontmatterAwait>,
     /// Problems, as data; an analysis never throws for bad input.
     pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A top-level `await` of a frontmatter: a step of the waterfall plain Astro renders.
+#[napi(object)]
+pub struct FrontmatterAwait {
+    /// The `await` expression.
+    pub span: Span,
+    /// The awaited expression, on one line (shortened).
+    pub text: String,
+    /// `migrateComponent` can move it into an exported loader.
+    pub movable: bool,
+    /// Why it cannot.
+    pub reason: Option<String>,
+}
+
+/// What `migrateComponent` made of a file.
+#[napi(object)]
+pub struct Migration {
+    /// The file with its movable awaits in one exported loader; null when nothing moves.
+    pub code: Option<String>,
+    /// Every top-level await, with why it cannot move.
+    pub awaits: Vec<FrontmatterAwait>,
+}
+
+/// One frontmatter `await` on a route's render.
+#[napi(object)]
+pub struct AwaitStep {
+    /// Root-relative path of the component.
+    pub component: String,
+    pub line: u32,
+    pub column: u32,
+    /// The awaited expression, on one line.
+    pub text: String,
+    /// 1 = awaited as the root renders; n = after n-1 awaits before it have resolved.
+    pub step: u32,
+    /// Reached only through conditional usages or guards.
+    pub conditional: bool,
+    /// `migrateComponent` can move it into a loader.
+    pub movable: bool,
+    /// Why it cannot.
+    pub reason: Option<String>,
 }
 
 /// How the content-hash cache served a scan.
@@ -501,6 +545,12 @@ pub struct Plan {
     pub complete: bool,
     /// The root's dataflow tree, as JSON for the runtime (see `Batch.flow`).
     pub flow: Option<String>,
+    /// The frontmatter awaits a render of the root runs, by step (the waterfall finder).
+    pub awaits: Vec<AwaitStep>,
+    /// The longest chain of frontmatter awaits.
+    pub await_depth: u32,
+    /// The same once every movable await is a loader (`astro-hoist migrate`).
+    pub await_depth_after: u32,
 }
 
 /// Why a root cannot be planned.
