@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { analyzeProject, ConfigError } from './analyze.js';
 import { checkBudget, formatViolations, parseBaseline, parseFailOn, toSarif } from './check.js';
+import { formatMigration, migrateFiles } from './migrate.js';
 import { buildHtmlReport, costsFromServerTiming, exitCode, formatTable, parseCosts, toJson, unknownCosts } from './report.js';
 
 /**
@@ -19,6 +20,7 @@ import { buildHtmlReport, costsFromServerTiming, exitCode, formatTable, parseCos
  */
 
 export const USAGE = `Usage: astro-hoist analyze [root] [options]
+       astro-hoist migrate <file.astro>... [--write] [--json]
 
 Plans every route Astro serves for a project (default: the current directory): its loaders, the
 waterfall depth without and with hoisting, and why a loader is not hoisted. The project is read
@@ -46,6 +48,14 @@ Budget for CI (any of these turns the check on; it fails with exit 1):
 
   -h, --help         show this help
   -v, --version      print the version
+
+The report also lists each route's chain of frontmatter \`await\`s (plain Astro awaits them one
+level of nesting at a time) and which of them \`migrate\` can turn into loaders.
+
+migrate: moves a component's top-level frontmatter awaits into an exported loader where that is
+proven safe (the awaited call reads only imports, Astro.request/params/url/locals/props and
+constants made of them, and nothing before it may return or have effects); says why for each
+await that stays. Prints the change as a diff; --write writes it.
 
 Exit codes:
   0  analyzed
@@ -145,6 +155,7 @@ export async function main(argv, io = {}) {
         baseline: { type: 'string' },
         sarif: { type: 'string' },
         'no-cache': { type: 'boolean', default: false },
+        write: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -164,8 +175,27 @@ export async function main(argv, io = {}) {
     return 0;
   }
   const [command, rootArg = '.', ...extra] = positionals;
+  if (command === 'migrate') {
+    const files = positionals.slice(1);
+    if (files.length === 0) return fail('migrate needs one or more .astro files');
+    const cwd = io.cwd ?? process.cwd();
+    let results;
+    try {
+      results = await migrateFiles(files, { cwd, write: values.write });
+    } catch (error) {
+      return fail(/** @type {Error} */ (error).message.replace(/^ENOENT: no such file or directory, open /, 'no such file: '));
+    }
+    if (values.json) {
+      const json = results.map(({ relative, code, awaits, patch }) => ({ file: relative, changed: code != null, written: values.write && code != null, awaits, patch }));
+      stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    } else {
+      for (const m of results) stdout.write(formatMigration(m, { write: values.write }));
+      if (!values.write && results.some((m) => m.code != null)) stdout.write('(a preview: --write writes these changes)\n');
+    }
+    return 0;
+  }
   if (command !== 'analyze') {
-    return fail(command === undefined ? `a command is required\n\n${USAGE}` : `unknown command '${command}' (the command is analyze)`);
+    return fail(command === undefined ? `a command is required\n\n${USAGE}` : `unknown command '${command}' (the commands are analyze and migrate)`);
   }
   if (extra.length > 0) return fail(`unexpected argument '${extra[0]}' (one root at most)`);
 

@@ -447,6 +447,8 @@ export function formatTable(analysis, { rootLabel = analysis.root } = {}) {
   }
   if (routes.length === 0) out.push('(no routes: Astro serves no page of this project)');
 
+  out.push(...formatAwaitChains(routes));
+
   const t = totals(routes);
   out.push('');
   const parts = [
@@ -470,6 +472,42 @@ export function formatTable(analysis, { rootLabel = analysis.root } = {}) {
   if (notes > 0) out.push(`${plural(notes, 'note')} (loaders reached only conditionally, and the like): --json lists them`);
   for (const cycle of analysis.cycles) out.push(`note: components render each other in a cycle: ${cycle.join(' -> ')}`);
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * The routes whose render waits on frontmatter `await`s in turn (two steps or more): the chain
+ * plain Astro runs, step by step with file:line, and what `astro-hoist migrate` can make of it.
+ * @param {RoutePlan[]} routes
+ * @returns {{ route: RoutePlan, plan: NonNullable<RoutePlan['plan']> }[]}
+ */
+export function awaitChains(routes) {
+  /** @type {{ route: RoutePlan, plan: NonNullable<RoutePlan['plan']> }[]} */
+  const out = [];
+  for (const route of routes) if (route.plan && route.plan.awaitDepth >= 2) out.push({ route, plan: route.plan });
+  return out;
+}
+
+/**
+ * The text section of `awaitChains`: empty when no route has a chain.
+ * @param {RoutePlan[]} routes
+ * @returns {string[]}
+ */
+function formatAwaitChains(routes) {
+  const chains = awaitChains(routes);
+  if (chains.length === 0) return [];
+  const out = ['', 'Waterfalls of frontmatter awaits (each step waits for the one before; `astro-hoist migrate <file>` moves the movable ones into loaders):'];
+  for (const { route, plan } of chains) {
+    out.push(`  ${routeLabel(route)}  ${route.entry}: ${plural(plan.awaitDepth, 'step')} → ${plural(plan.awaitDepthAfter, 'step')} after migrate`);
+    for (const a of plan.awaits) {
+      const where = `${a.component}:${a.line}:${a.column}`;
+      const cond = a.conditional ? ' (conditional)' : '';
+      out.push(`    ${String(a.step).padStart(2)}  ${where}  await ${a.text}${cond}${a.movable ? '  [movable]' : ''}`);
+      if (!a.movable && a.reason) out.push(`          stays: ${a.reason}`);
+    }
+    const files = [...new Set(plan.awaits.filter((a) => a.movable).map((a) => a.component))];
+    if (files.length > 0) out.push(`    suggest: astro-hoist migrate ${files.join(' ')}`);
+  }
+  return out;
 }
 
 /**
@@ -764,6 +802,15 @@ export function buildHtmlReport(analysis, { title = 'astro-hoist analyze' } = {}
           `<li><strong>${escapeHtml(n.label)}</strong>: ${n.components.map((c) => `<code>${escapeHtml(c)}</code>`).join(', ')}${n.reason ? `<br><span class="reason">${escapeHtml(n.reason)}</span>` : ''}</li>`,
       );
       body.push(`<ul class="notes">${items.join('')}</ul>`);
+    }
+    if (plan.awaitDepth >= 2) {
+      const steps = plan.awaits.map(
+        (a) =>
+          `<li value="${a.step}"><code>${escapeHtml(`${a.component}:${a.line}:${a.column}`)}</code> await <code>${escapeHtml(a.text)}</code>${a.movable ? ' <strong>movable</strong>' : `<br><span class="reason">stays: ${escapeHtml(a.reason ?? '')}</span>`}</li>`,
+      );
+      body.push(
+        `<p class="summary">Frontmatter awaits: ${plural(plan.awaitDepth, 'step')} in turn → ${plural(plan.awaitDepthAfter, 'step')} after <code>astro-hoist migrate</code></p><ol class="notes">${steps.join('')}</ol>`,
+      );
     }
     body.push('</section>');
   });

@@ -191,7 +191,8 @@ test('a root that does not exist or is not a project: one line, exit 2', (t) => 
 test('analyze --json on plain-nested: its frontmatter awaits are not loaders, so nothing to hoist', () => {
   // plain-nested is the plain-Astro baseline of the e2e tests: components await in their
   // frontmatter (3 deep in nested, 3 levels of slots, 3 siblings), without `export const loader`.
-  // Astro's own waterfall there is 3 / 3 / 1 rounds, but analyze sees only loaders: none.
+  // Astro's own waterfall there is 3 / 3 / 1 rounds: no loader to hoist, but the waterfall
+  // finder sees the chains of awaits.
   const result = run(['analyze', fixture('plain-nested'), '--json']);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stderr, '');
@@ -209,6 +210,57 @@ test('analyze --json on plain-nested: its frontmatter awaits are not loaders, so
   );
   assert.deepEqual(json.diagnostics, []);
   assert.equal(existsSync(path.join(fixture('plain-nested'), 'node_modules')), false, 'no disk cache in a project without node_modules');
+  assert.deepEqual(
+    json.routes.map((/** @type {any} */ r) => [r.pattern, r.plan.awaitDepth, r.plan.awaitDepthAfter]),
+    [['/', 0, 0], ['/nested', 3, 1], ['/siblings', 1, 1], ['/slots', 3, 1]],
+  );
+  const slots = planOf(json.routes, 'src/pages/slots.astro');
+  assert.deepEqual(
+    slots.awaits.map((/** @type {any} */ a) => `${a.step} ${a.component}:${a.line}:${a.column} ${a.text} ${a.movable}`),
+    [
+      "1 src/layouts/SlotLayout.astro:3:14 getJSON('/slots/layout') true",
+      "2 src/components/SlotCard.astro:3:14 getJSON('/slots/card') true",
+      "3 src/components/SlotLeaf.astro:3:14 getJSON('/slots/leaf') true",
+    ],
+  );
+  const text = run(['analyze', fixture('plain-nested')]);
+  assert.match(text.stdout, /\/slots\s+src\/pages\/slots\.astro: 3 steps → 1 step after migrate\n\s+1\s+src\/layouts\/SlotLayout\.astro:3:14\s+await getJSON\('\/slots\/layout'\)\s+\[movable\]/);
+  assert.match(text.stdout, /suggest: astro-hoist migrate src\/components\/NestedOuter\.astro src\/components\/NestedMiddle\.astro src\/components\/NestedInner\.astro/);
+  assert.doesNotMatch(text.stdout, /\/siblings\s+src\/pages\/siblings\.astro: /, 'siblings load side by side: no chain');
+});
+
+test('migrate: a preview by default, --write writes; each await that stays says why; bad input exits 2', (t) => {
+  const page = "---\nimport { getPost } from '../lib/api';\nimport Comments from '../components/Comments.astro';\n\nconst slug = Astro.params.slug ?? '';\nconst post = await getPost(Astro.request, slug);\n---\n<h1>{post.title}</h1><Comments />\n";
+  const comments = "---\nimport { getComments, getUser } from '../lib/api';\n\nconst user = await getUser(Astro.cookies.get('sid')?.value);\nconst comments = await getComments(user.id);\n---\n<p>{comments.length}</p>\n";
+  const root = makeProject(t, { 'src/pages/[slug].astro': page, 'src/components/Comments.astro': comments, 'src/lib/api.ts': 'export const getPost = async () => ({});\n' });
+  const preview = run(['migrate', 'src/pages/[slug].astro', 'src/components/Comments.astro'], { cwd: root });
+  assert.equal(preview.code, 0, preview.stderr);
+  assert.match(preview.stdout, /src\/pages\/\[slug\]\.astro:6:14  moves into the loader: await getPost\(Astro\.request, slug\)/);
+  assert.match(preview.stdout, /\+export const loader = async \(\{ request, params \}\) => \{\n\+  const slug = params\.slug \?\? '';\n\+  return getPost\(request, slug\);\n\+\};/);
+  assert.match(preview.stdout, /-const post = await getPost\(Astro\.request, slug\);\n\+const post = await getLoaderData<typeof loader>\(\);/);
+  assert.match(preview.stdout, /src\/components\/Comments\.astro:4:14  stays: await getUser\(Astro\.cookies\.get\('sid'\)\?\.value\)\n\s+it reads `Astro\.cookies`/);
+  assert.match(preview.stdout, /src\/components\/Comments\.astro:5:18  stays: await getComments\(user\.id\)\n\s+it reads `user`/);
+  assert.equal(readFileSync(path.join(root, 'src/pages/[slug].astro'), 'utf8'), page, 'a preview writes nothing');
+
+  const json = run(['migrate', '--json', 'src/components/Comments.astro'], { cwd: root });
+  assert.deepEqual(JSON.parse(json.stdout).map((/** @type {any} */ m) => [m.file, m.changed, m.awaits.length]), [['src/components/Comments.astro', false, 2]]);
+
+  const written = run(['migrate', '--write', 'src/pages/[slug].astro', 'src/components/Comments.astro'], { cwd: root });
+  assert.equal(written.code, 0, written.stderr);
+  assert.match(written.stdout, /wrote src\/pages\/\[slug\]\.astro/);
+  assert.equal(readFileSync(path.join(root, 'src/components/Comments.astro'), 'utf8'), comments, 'nothing moved, nothing written');
+  const after = run(['analyze', root, '--json']);
+  const plan = planOf(JSON.parse(after.stdout).routes, 'src/pages/[slug].astro');
+  assert.deepEqual(plan.loaders.map((/** @type {any} */ l) => [l.component, l.hoisted, l.wave]), [['src/pages/[slug].astro', true, 1]]);
+  assert.deepEqual(plan.awaits.map((/** @type {any} */ a) => [a.component, a.step]), [['src/components/Comments.astro', 1], ['src/components/Comments.astro', 2]]);
+
+  assert.equal(run(['migrate'], { cwd: root }).code, 2);
+  const missing = run(['migrate', 'src/nope.astro'], { cwd: root });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /^astro-hoist: no such file: /);
+  const notAstro = run(['migrate', 'src/lib/api.ts'], { cwd: root });
+  assert.equal(notAstro.code, 2);
+  assert.match(notAstro.stderr, /src\/lib\/api\.ts is not an \.astro component/);
 });
 
 test('analyze --json on analyze-tree: nested and slotted 3 → 1, conditional waits, ctx.load waits', () => {
