@@ -2,12 +2,13 @@
 // (routes injected from node_modules, components reached through Vite virtual modules, Expressive
 // Code, Pagefind, sitemap) rendering the npm CLI's documentation, 91 Markdown pages taken from the
 // `npm` package of the e2e environment. Adding `hoist()` to a working site must change nothing:
-// `dist/` is compared byte for byte.
+// `dist/` is compared byte for byte. The waterfall finder reads Starlight's own awaits.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { REPO_ROOT, build, envDir, installPackedAddon, packAddon, plainVariant, prepareFixture, stopAll } from '../../harness/harness.js';
+import { REPO_ROOT, build, envDir, installPackedAddon, nodeBinary, packAddon, plainVariant, prepareFixture, stopAll } from '../../harness/harness.js';
 
 const SETUP_TIMEOUT_MS = 15 * 60_000;
 const ENV = 'astro7';
@@ -71,5 +72,20 @@ describe(`a real site (${ENV}): Starlight with the npm CLI docs`, () => {
     assert.ok(pages.length >= 90, `${pages.length} pages built`);
     assert.deepEqual([...a.keys()], [...b.keys()], 'the same files');
     for (const [file, bytes] of a) assert.ok(bytes.equals(/** @type {Buffer} */ (b.get(file))), `${file} differs`);
+  });
+
+  test('the waterfall finder reports the chain of awaits Starlight renders each docs page through, and why none can move', () => {
+    const cli = path.join(envDir(ENV), 'node_modules', 'astro-hoist', 'js', 'cli.js');
+    const child = spawnSync(nodeBinary(ENV), [cli, 'analyze', plain, '--json'], { cwd: plain, encoding: 'utf8', timeout: 180_000, env: { ...process.env, ASTRO_TELEMETRY_DISABLED: '1' } });
+    assert.equal(child.status, 0, child.stderr);
+    const route = JSON.parse(child.stdout).routes.find((/** @type {any} */ r) => r.pattern === '/[...slug]');
+    const plan = route.plan;
+    const common = plan.awaits.filter((/** @type {any} */ a) => a.component.endsWith('@astrojs/starlight/dist/routes/common.astro'));
+    assert.deepEqual(common.map((/** @type {any} */ a) => a.step), [1, 2, 3], JSON.stringify(plan.awaits));
+    assert.match(common[0].text, /^getRoute\(Astro\)$/);
+    assert.ok(common.every((/** @type {any} */ a) => !a.movable && a.reason), 'each says why it stays');
+    assert.match(common[0].reason, /uses `Astro` as a whole/);
+    assert.ok(plan.awaitDepth >= 3);
+    assert.equal(plan.awaitDepthAfter, plan.awaitDepth, 'nothing to migrate');
   });
 });

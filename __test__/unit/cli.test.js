@@ -150,12 +150,13 @@ test('--help, no command, bad flags', () => {
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: astro-hoist analyze \[root\]/);
   assert.match(help.stdout, /Exit codes:/);
+  assert.match(help.stdout, /^       astro-hoist migrate <file.astro>.../m);
   assert.equal(run(['analyze', '--help']).code, 0);
   assert.match(run(['--version']).stdout, /^\d+\.\d+\.\d+\n$/);
   const none = run([]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /^astro-hoist: a command is required/);
-  assert.deepEqual(run(['analyse']), { code: 2, stdout: '', stderr: "astro-hoist: unknown command 'analyse' (the command is analyze)\n" });
+  assert.deepEqual(run(['analyse']), { code: 2, stdout: '', stderr: "astro-hoist: unknown command 'analyse' (the commands are analyze and migrate)\n" });
   const unknown = run(['analyze', '--frobnicate']);
   assert.equal(unknown.code, 2);
   // Node words the first part; one line either way.
