@@ -26,6 +26,8 @@ const PREFIX = '[astro-hoist]';
 
 /** @type {AsyncLocalStorage<DeferredParts>} the request the middleware is handling */
 const requests = processWide('deferRequests', () => new AsyncLocalStorage());
+/** @type {AsyncLocalStorage<true>} set while a part renders: the runtime marks the loaders it reads as deferred */
+const deferredRenders = processWide('deferredRenders', () => new AsyncLocalStorage());
 
 /**
  * Swaps every deferred part the document holds into its placeholder: its nodes replace the
@@ -52,7 +54,7 @@ export function __defer(astro, render, renderError) {
   const parts = requests.getStore();
   if (!parts || parts.closed || astro?.isPrerendered) return null;
   const id = `d${++parts.count}`;
-  const chunk = render().then(
+  const chunk = deferredRenders.run(true, render).then(
     (html) => part(id, html),
     async (error) => {
       console.error(`${PREFIX} <Defer> on ${astro?.url?.pathname ?? 'a page'}: its content failed to render; ${renderError ? 'the error slot shows instead' : 'the fallback is removed'}.`, error);

@@ -71,6 +71,13 @@ export interface LoaderSettledEvent {
   error?: unknown;
   /** For a cached loader: how the cross-request cache answered. */
   cache?: import('./cache.js').CacheState;
+  /**
+   * What started it: `batch` (its page's batch, at request start), `flow` (its props became
+   * known), `render` (its component's `getLoaderData()`), `load` (another loader's `context.load()`).
+   */
+  origin?: 'batch' | 'flow' | 'render' | 'load';
+  /** Read by a component inside a `<Defer>` before it settled. */
+  deferred?: boolean;
 }
 
 /**

@@ -58,6 +58,7 @@ export { __cacheInfo } from './cache.js';
  * @property {import('@opentelemetry/api').Span | undefined} span its OpenTelemetry span, when an SDK records it
  * @property {import('./cache.js').CacheState | undefined} cache how the cross-request cache answered, for a cached loader
  * @property {string[] | undefined} cacheTags the tags of a cached loader's value, once known
+ * @property {boolean} [deferred] read by a component rendering inside a `<Defer>`
  */
 
 const PREFIX = '[astro-hoist]';
@@ -75,6 +76,8 @@ const renders = processWide('renders', () => new WeakMap());
 const scopes = processWide('scopes', () => new AsyncLocalStorage());
 /** @type {Set<(event: import('./runtime.js').LoaderSettledEvent) => void>} */
 const observers = processWide('observers', () => new Set());
+/** @type {AsyncLocalStorage<true>} set while a `<Defer>` renders its content (defer.js) */
+const deferredRenders = processWide('deferredRenders', () => new AsyncLocalStorage());
 
 /**
  * Every hoistable loader of the process, by component key: each component module registers its
@@ -518,13 +521,23 @@ export function getLoaderData(bind) {
   // A render that no batch configured (its tree had no batch to start) still gets the
   // integration's options: a timeout applies to every loader.
   if (options && !state.configured) state.configure(options);
-  if (bind.props === true) return read(propsRun(state, bind), component ?? null);
+  if (bind.props === true) return read(deferredRead(propsRun(state, bind)), component ?? null);
   let run = lookup(state, key, loader, component);
   if (!run) {
     run = createRun(state, key, loader, component, astro);
     schedule(state, run);
   }
-  return read(run, component ?? run.component);
+  return read(deferredRead(run), component ?? run.component);
+}
+
+/**
+ * Marks a run read from inside a `<Defer>` (for `onLoaderSettled`, which the dev toolbar shows).
+ * @param {Run} run
+ * @returns {Run}
+ */
+function deferredRead(run) {
+  if (deferredRenders.getStore() === true) run.deferred = true;
+  return run;
 }
 
 /**
@@ -1070,7 +1083,7 @@ function settle(state, run, ok, value) {
   else run.reject(value);
   if (run.span) endSpan(run, ok, value);
   if (observers.size > 0 && run.start !== undefined && run.end !== undefined) {
-    const event = { key: run.key?.split('\0')[0] ?? null, component: run.component, url: run.scope.url?.href, start: run.start, end: run.end, ok, error: ok ? undefined : value, cache: run.cache };
+    const event = { key: run.key?.split('\0')[0] ?? null, component: run.component, url: run.scope.url?.href, start: run.start, end: run.end, ok, error: ok ? undefined : value, cache: run.cache, origin: run.origin, deferred: run.deferred === true };
     for (const listener of observers) {
       try {
         listener(event);
