@@ -22,6 +22,13 @@ export interface HoistOptions {
    * `astro-hoist-report`. Default: no report.
    */
   report?: boolean | string;
+  /**
+   * In `astro dev`, a dev toolbar app ("astro-hoist loaders") that shows the page's last request:
+   * each loader's planned wave beside its actual start and end, cached, deferred and failed runs,
+   * and the loaders that could not be hoisted with the reason; a component's name opens it in
+   * the editor. Default `true` (never in a build); `false` turns it off.
+   */
+  toolbar?: boolean;
 }
 
 /**

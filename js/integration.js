@@ -10,6 +10,7 @@ import { hoistVitePlugin } from './vite-plugin/index.js';
 import { resolveServerTiming, validateOptions } from './options.js';
 import { analysisOf, buildHtmlReport, toJson } from './report.js';
 import { SWAP_SCRIPT_HASH } from './defer.js';
+import { TOOLBAR_APP_ID, toolbarServer } from './toolbar/server.js';
 
 export { analyzeComponent, analyzeComponentSync, analyzeComponents } from '../index.js';
 
@@ -23,12 +24,17 @@ export { analyzeComponent, analyzeComponentSync, analyzeComponents } from '../in
  * The parts of Astro's `astro:config:setup` hook this integration uses (typed locally so the
  * package checks without `astro` installed; integration.d.ts gives users Astro's real types).
  * @typedef {object} ConfigSetup
- * @property {{ root: URL, srcDir?: URL, security?: { csp?: unknown }, experimental?: { csp?: unknown } }} config
+ * @property {{ root: URL, srcDir?: URL, base?: string, devToolbar?: { enabled?: boolean }, security?: { csp?: unknown }, experimental?: { csp?: unknown } }} config
  * @property {'dev' | 'build' | 'preview' | 'sync'} [command]
  * @property {(config: Record<string, unknown>) => unknown} updateConfig
  * @property {(middleware: { entrypoint: string, order: 'pre' | 'post' }) => void} addMiddleware
+ * @property {(app: { id: string, name: string, icon?: string, entrypoint: string }) => void} [addDevToolbarApp]
  * @property {Logger} logger
  */
+
+/** The toolbar app's icon: three bars starting together. */
+const TOOLBAR_ICON =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"><path d="M4 4v16"/><path d="M8 7h9"/><path d="M8 12h12"/><path d="M8 17h6"/></svg>';
 
 export { validateOptions };
 
@@ -44,13 +50,17 @@ export default function hoist(options) {
   const validated = validateOptions(options);
   /** @type {ReturnType<typeof hoistVitePlugin> | null} */
   let plugins = null;
+  /** @type {ReturnType<typeof toolbarServer> | null} the dev toolbar app's server side (dev only) */
+  let toolbar = null;
+  /** @type {import('./toolbar/server.js').ResolvedRoute[]} Astro's routes, for the toolbar */
+  let astroRoutes = [];
   return {
     name: 'astro-hoist',
     /** The validated options (for `astro-hoist analyze`). */
     options: validated,
     hooks: {
       /** @param {ConfigSetup} setup */
-      'astro:config:setup': ({ config, command, updateConfig, addMiddleware, logger }) => {
+      'astro:config:setup': ({ config, command, updateConfig, addMiddleware, addDevToolbarApp, logger }) => {
         const dev = command === 'dev';
         const root = fileURLToPath(config.root);
         const report = validated.report && command === 'build' ? path.resolve(root, validated.report === true ? DEFAULT_REPORT_DIR : validated.report) : null;
@@ -82,7 +92,18 @@ export default function hoist(options) {
               }
             : undefined,
         });
-        updateConfig({ vite: { plugins: validated.cache ? [...plugins, cacheConfigPlugin(root, validated.cache)] : [...plugins] } });
+        // The dev toolbar app: the page's loaders as a timeline (astro dev only, unless turned off).
+        toolbar = null;
+        if (dev && validated.toolbar !== false && config.devToolbar?.enabled !== false && addDevToolbarApp) {
+          const made = plugins;
+          toolbar = toolbarServer({ root, base: config.base, planner: () => made[0].api, routes: () => astroRoutes });
+          addDevToolbarApp({ id: TOOLBAR_APP_ID, name: 'astro-hoist loaders', icon: TOOLBAR_ICON, entrypoint: fileURLToPath(new URL('./toolbar/app.js', import.meta.url)) });
+        }
+        /** @type {unknown[]} */
+        const vitePlugins = [...plugins];
+        if (validated.cache) vitePlugins.push(cacheConfigPlugin(root, validated.cache));
+        if (toolbar) vitePlugins.push(toolbar.plugin);
+        updateConfig({ vite: { plugins: vitePlugins } });
         // The store must be configured before an endpoint invalidates it, even when no page with
         // a cached loader has rendered yet in this server: its module is the middleware's, which
         // also hands Astro's route cache (when configured) the loaders' tags.
@@ -111,7 +132,18 @@ export default function hoist(options) {
        * @param {{ routes: AstroRoute[] }} event
        */
       'astro:routes:resolved': ({ routes }) => {
+        astroRoutes = routes;
         plugins?.[0].api.setRoutes(routes);
+      },
+      /**
+       * astro dev: the toolbar app's channel and the loader timings it shows.
+       * @param {{ server: import('./toolbar/server.js').DevServer, toolbar: import('./toolbar/server.js').ToolbarHelpers }} setup
+       */
+      'astro:server:setup': async ({ server, toolbar: helpers }) => {
+        if (toolbar && helpers) await toolbar.setup({ server, toolbar: helpers });
+      },
+      'astro:server:done': () => {
+        toolbar?.done();
       },
     },
   };

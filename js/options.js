@@ -12,6 +12,7 @@ const DOCS = {
   cache:
     "an object: where cached loader values live ({ storage: a module path whose default export is an unstorage Storage, or { driver: 'redis', options: {...} } }) and the in-memory store's bounds (maxEntries, maxBytes, maxEntryBytes), the store's time budget (timeout, retryAfter, in ms) and a key namespace (version)",
   report: "true or a folder (relative to the project root): astro build writes the plan of every route there, as report.json and report.html (true: 'astro-hoist-report')",
+  toolbar: "true or false: in astro dev, a dev toolbar app with the page's loaders as a timeline (default: true)",
 };
 
 export const optionsSchema = z
@@ -21,6 +22,7 @@ export const optionsSchema = z
     speculative: z.boolean().optional().describe(DOCS.speculative),
     serverTiming: z.union([z.boolean(), z.literal('paths')]).optional().describe(DOCS.serverTiming),
     report: z.union([z.boolean(), z.string().min(1)]).optional().describe(DOCS.report),
+    toolbar: z.boolean().optional().describe(DOCS.toolbar),
     cache: z
       .object({
         storage: z
@@ -47,6 +49,7 @@ export const optionsSchema = z
  * @property {boolean | 'paths'} [serverTiming]
  * @property {boolean | string} [report]
  * @property {CacheOptions} [cache]
+ * @property {boolean} [toolbar]
  */
 
 /**
