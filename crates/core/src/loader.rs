@@ -257,7 +257,13 @@ pub(crate) fn find(
 
     let mut reasons = Vec::new();
     if reads.astro {
-        reasons.push("it reads `Astro`, which exists only while the component renders".to_string());
+        reasons.push(
+            "it reads `Astro`, which a loader cannot read: outside the component's render Astro's \
+             global has no request (`Astro.params`, `Astro.url`… throw there, hoisted or not); \
+             read the loader's context instead (`ctx.params`, `ctx.url`, `ctx.request`, \
+             `ctx.locals`, `ctx.props`)"
+                .to_string(),
+        );
     }
     if !reads.locals.is_empty() {
         let names: Vec<String> = reads.locals.iter().map(|n| format!("`{n}`")).collect();
