@@ -13,6 +13,9 @@
 //! their component appears.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use fixedbitset::FixedBitSet;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -21,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::component::ComponentInfo;
 use crate::dataflow::{dataflow, run_kind, Dataflow, RunKind};
 use crate::diagnostic::{Code, Diagnostic, Severity};
-use crate::graph::{is_component, Project, Route, RouteKind};
+use crate::graph::{is_component, Edges, Project, Route, RouteKind};
 use crate::position::Span;
 use crate::schedule::{critical_path, find_cycle, list_schedule, lpt_priority, waves, Task};
 
@@ -179,17 +182,42 @@ impl std::fmt::Display for PlanError {
     }
 }
 
-/// Per reached component: how the root reaches it.
+/// Per reached component: how the root reaches it. Components are numbered by their place in
+/// `order` (the walk is per route and hot: indices instead of cloned path strings).
 struct Reach {
     /// Components in document order (first reached first).
     order: Vec<String>,
-    /// Reached only through conditional usages or guards.
-    conditional: HashMap<String, bool>,
-    /// Components whose render must finish before it renders.
-    blockers: HashMap<String, BTreeSet<String>>,
+    /// A component's place in `order`.
+    index: HashMap<String, u32>,
+    /// Reached only through conditional usages or guards; `None` for a component no usage
+    /// reaches (the root has `Some(false)`).
+    conditional: Vec<Option<bool>>,
+    /// Components whose render must finish before it renders (sorted).
+    blockers: Vec<Vec<u32>>,
     /// What must finish before the batch that starts its loader (its conditional entry's
     /// blockers; empty under the root's unconditional tree).
-    batch_wait: HashMap<String, BTreeSet<String>>,
+    batch_wait: Vec<Vec<u32>>,
+    /// Each node's analysis and edges, looked up once.
+    infos: Vec<Option<Arc<ComponentInfo>>>,
+    edges: Vec<Arc<Edges>>,
+}
+
+impl Reach {
+    fn node(&self, c: &str) -> Option<usize> {
+        self.index.get(c).map(|&n| n as usize)
+    }
+
+    fn conditional(&self, c: &str) -> Option<bool> {
+        self.node(c).and_then(|n| self.conditional[n])
+    }
+
+    fn blockers(&self, c: &str) -> &[u32] {
+        self.node(c).map_or(&[], |n| &self.blockers[n])
+    }
+
+    fn batch_wait(&self, c: &str) -> &[u32] {
+        self.node(c).map_or(&[], |n| &self.batch_wait[n])
+    }
 }
 
 /// Whether a component may return before rendering its template (a guard).
@@ -199,48 +227,86 @@ fn guarded(info: &ComponentInfo) -> bool {
 
 /// Walks the root's tree (server islands excluded: each is a route of its own).
 fn reach(project: &Project, root: &str) -> Reach {
-    let order = project.reached(&[root.to_string()]);
-    let mut conditional: HashMap<String, bool> = HashMap::default();
-    let mut blockers: HashMap<String, BTreeSet<String>> = HashMap::default();
-    let mut batch_wait: HashMap<String, BTreeSet<String>> = HashMap::default();
-    conditional.insert(root.to_string(), false);
-    blockers.insert(root.to_string(), BTreeSet::new());
-    batch_wait.insert(root.to_string(), BTreeSet::new());
+    let mut order = project.reached(&[root.to_string()]);
+    let mut index: HashMap<String, u32> = order
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.clone(), i as u32))
+        .collect();
+    let mut conditional: Vec<Option<bool>> = vec![None; order.len()];
+    // Sets of nodes as bit sets: a route's tree has tens of components, so a set is a word or
+    // two, and the relaxation below copies and merges them for every edge.
+    let mut blockers: Vec<FixedBitSet> = vec![FixedBitSet::with_capacity(order.len()); order.len()];
+    let mut batch_wait: Vec<FixedBitSet> =
+        vec![FixedBitSet::with_capacity(order.len()); order.len()];
+    let Some(&root_node) = index.get(root) else {
+        return Reach {
+            order,
+            index,
+            conditional: Vec::new(),
+            blockers: Vec::new(),
+            batch_wait: Vec::new(),
+            infos: Vec::new(),
+            edges: Vec::new(),
+        };
+    };
+    let mut infos: Vec<Option<Arc<ComponentInfo>>> =
+        order.iter().map(|c| project.module(c)).collect();
+    let mut all_edges: Vec<Arc<Edges>> = order.iter().map(|c| project.edges(c)).collect();
+    conditional[root_node as usize] = Some(false);
     // Worklist relaxation: a component is revisited when it becomes unconditional or one of its
     // sets grows; flags only go true -> false and sets only grow, so this ends, cycles included.
-    let mut work = vec![root.to_string()];
+    let mut work = vec![root_node];
     while let Some(c) = work.pop() {
-        let Some(info) = project.module(&c) else {
+        let cu = c as usize;
+        let Some(info) = infos[cu].clone() else {
             continue;
         };
-        let edges = project.edges(&c);
-        let c_conditional = conditional[&c];
-        let c_blockers = blockers[&c].clone();
-        let c_batch = batch_wait[&c].clone();
-        let guard = c != root && guarded(&info);
-        let usage_target: HashMap<u32, &str> = edges
+        let edges = Arc::clone(&all_edges[cu]);
+        let c_conditional = conditional[cu].unwrap_or(true);
+        let c_blockers = blockers[cu].clone();
+        let c_batch = batch_wait[cu].clone();
+        let guard = c != root_node && guarded(&info);
+        // Each usage's target, by node (a target the walk did not list gets a node here).
+        let mut node_of = |id: &str, order: &mut Vec<String>| -> u32 {
+            if let Some(&n) = index.get(id) {
+                return n;
+            }
+            let n = order.len() as u32;
+            order.push(id.to_string());
+            index.insert(id.to_string(), n);
+            conditional.push(None);
+            blockers.push(FixedBitSet::new());
+            batch_wait.push(FixedBitSet::new());
+            infos.push(project.module(id));
+            all_edges.push(project.edges(id));
+            n
+        };
+        let targets: Vec<(u32, u32, bool)> = edges
             .edges
             .iter()
-            .map(|e| (e.usage, e.to.as_str()))
+            .filter(|e| !e.island)
+            .map(|e| (e.usage, node_of(&e.to, &mut order), e.conditional))
             .collect();
-        for edge in edges.edges.iter().filter(|e| !e.island) {
-            let child = &edge.to;
+        let usage_target: HashMap<u32, u32> = targets.iter().map(|&(u, t, _)| (u, t)).collect();
+        for &(usage, child, edge_conditional) in &targets {
+            let ch = child as usize;
             // Slot content renders after every component tag that encloses it here.
             let mut wait = c_blockers.clone();
-            wait.insert(c.clone());
-            let mut parent = info.usages.get(edge.usage as usize).and_then(|u| u.parent);
+            wait.grow_and_insert(cu);
+            let mut parent = info.usages.get(usage as usize).and_then(|u| u.parent);
             for _ in 0..=info.usages.len() {
                 let Some(p) = parent else { break };
                 if let Some(&t) = usage_target.get(&p) {
-                    wait.insert(t.to_string());
-                    if let Some(b) = blockers.get(t) {
-                        wait.extend(b.iter().cloned());
-                    }
+                    wait.grow_and_insert(t as usize);
+                    wait.union_with(&blockers[t as usize]);
                 }
                 parent = info.usages.get(p as usize).and_then(|u| u.parent);
             }
-            wait.remove(child);
-            let enters_conditionally = edge.conditional || guard;
+            if ch < wait.len() {
+                wait.set(ch, false);
+            }
+            let enters_conditionally = edge_conditional || guard;
             let is_conditional = c_conditional || enters_conditionally;
             // A component entered conditionally starts its own tree's batch when it renders.
             let batch = if enters_conditionally {
@@ -249,33 +315,42 @@ fn reach(project: &Project, root: &str) -> Reach {
                 c_batch.clone()
             };
             let mut changed = false;
-            match conditional.get(child) {
+            match conditional[ch] {
                 None => {
-                    conditional.insert(child.clone(), is_conditional);
+                    conditional[ch] = Some(is_conditional);
                     changed = true;
                 }
                 Some(true) if !is_conditional => {
-                    conditional.insert(child.clone(), false);
+                    conditional[ch] = Some(false);
                     changed = true;
                 }
                 _ => {}
             }
-            for (map, add) in [(&mut blockers, wait), (&mut batch_wait, batch)] {
-                let entry = map.entry(child.clone()).or_default();
-                let before = entry.len();
-                entry.extend(add);
-                changed |= entry.len() != before;
+            for (sets, add) in [(&mut blockers, wait), (&mut batch_wait, batch)] {
+                let entry = &mut sets[ch];
+                let before = entry.count_ones(..);
+                entry.union_with(&add);
+                changed |= entry.count_ones(..) != before;
             }
             if changed {
-                work.push(child.clone());
+                work.push(child);
             }
         }
     }
     Reach {
         order,
+        index,
         conditional,
-        blockers,
-        batch_wait,
+        blockers: blockers
+            .iter()
+            .map(|b| b.ones().map(|n| n as u32).collect())
+            .collect(),
+        batch_wait: batch_wait
+            .iter()
+            .map(|b| b.ones().map(|n| n as u32).collect())
+            .collect(),
+        infos,
+        edges: all_edges,
     }
 }
 
@@ -286,6 +361,13 @@ pub fn plan(project: &Project, root: &str, options: &PlanOptions) -> Result<Plan
         Planned::Full(plan) => Ok(plan),
         Planned::Batch(_) => unreachable!("a full plan was asked for"),
     }
+}
+
+/// A list sorted, without repeats.
+fn sorted_unique(mut list: Vec<String>) -> Vec<String> {
+    list.sort_unstable();
+    list.dedup();
+    list
 }
 
 /// Notes in a stable order: by file, position and code.
@@ -373,7 +455,7 @@ fn plan_as(
     let needs_flow = reached.order.iter().any(|c| {
         project.module(c).is_some_and(|info| match run_kind(&info) {
             Some(RunKind::Props) => true,
-            Some(RunKind::Shared) => reached.conditional.get(c).copied().unwrap_or(false),
+            Some(RunKind::Shared) => reached.conditional(c).unwrap_or(false),
             None => false,
         })
     });
@@ -390,16 +472,18 @@ fn plan_as(
             notes.push(d);
         }
     };
-    let mut files: BTreeSet<String> = BTreeSet::new();
-    for c in &reached.order {
-        files.insert(c.clone());
-        let edges = project.edges(c);
+    // Every module read, deduplicated by hash and sorted once (paths share long prefixes, which
+    // makes each ordered insert a long comparison).
+    let mut read: HashSet<&str> = HashSet::default();
+    for (n, c) in reached.order.iter().enumerate() {
+        read.insert(c.as_str());
+        let edges = &reached.edges[n];
         complete &= edges.complete;
-        files.extend(edges.read.iter().cloned());
-        for n in &edges.notes {
-            note(n.clone(), &mut notes);
+        read.extend(edges.read.iter().map(String::as_str));
+        for d in &edges.notes {
+            note(d.clone(), &mut notes);
         }
-        if let Some(info) = project.module(c) {
+        if let Some(info) = &reached.infos[n] {
             for d in info
                 .diagnostics
                 .iter()
@@ -411,6 +495,7 @@ fn plan_as(
             }
         }
     }
+    let mut files: Vec<String> = read.into_iter().map(str::to_string).collect();
 
     // The loaders: reached components with a loader, then loaders pulled in through ctx.load.
     let mut comps: Vec<String> = reached
@@ -433,7 +518,7 @@ fn plan_as(
             .filter(|d| project.module(d).is_some_and(|i| i.loader.is_some()))
             .collect();
         for d in &deps {
-            files.insert(d.clone());
+            files.push(d.clone());
             if !comps.contains(d) {
                 comps.push(d.clone());
             }
@@ -445,24 +530,47 @@ fn plan_as(
         .enumerate()
         .map(|(i, c)| (c.as_str(), i))
         .collect();
-    let info_of = |c: &str| project.module(c).expect("a planned component");
+    // Each task's analysis, id and root-relative path, looked up once.
+    let task_infos: Vec<Arc<ComponentInfo>> = comps
+        .iter()
+        .map(|c| {
+            reached
+                .node(c)
+                .and_then(|n| reached.infos[n].clone())
+                .or_else(|| project.module(c))
+                .expect("a planned component")
+        })
+        .collect();
+    let task_paths: Vec<String> = comps.iter().map(|c| project.relative(c)).collect();
+    let info_of = |c: &str| match index_of.get(c) {
+        Some(&t) => Arc::clone(&task_infos[t]),
+        None => project.module(c).expect("a planned component"),
+    };
     let cost_of = |c: &str| {
         let info = info_of(c);
         options
             .costs
             .get(&info.id)
-            .or_else(|| options.costs.get(&project.relative(c)))
+            .or_else(|| {
+                index_of
+                    .get(c)
+                    .and_then(|&t| options.costs.get(&task_paths[t]))
+            })
             .copied()
             .filter(|v| v.is_finite() && *v >= 0.0)
             .unwrap_or(1.0)
     };
-    let tasks_of = |set: Option<&BTreeSet<String>>| -> Vec<usize> {
-        set.map(|b| {
-            b.iter()
-                .filter_map(|x| index_of.get(x.as_str()).copied())
-                .collect()
-        })
-        .unwrap_or_default()
+    // A reached component's task, by its node in the walk.
+    let mut task_of_node: Vec<Option<usize>> = vec![None; reached.order.len()];
+    for (t, c) in comps.iter().enumerate() {
+        if let Some(n) = reached.node(c) {
+            task_of_node[n] = Some(t);
+        }
+    }
+    let tasks_of = |set: &[u32]| -> Vec<usize> {
+        set.iter()
+            .filter_map(|&n| task_of_node.get(n as usize).copied().flatten())
+            .collect()
     };
 
     let mut entries = Vec::new();
@@ -472,9 +580,9 @@ fn plan_as(
     for (t, c) in comps.iter().enumerate() {
         let info = info_of(c);
         let loader = info.loader.as_ref().expect("filtered on loader");
-        let is_reached = reached.conditional.contains_key(c);
-        let conditional = reached.conditional.get(c).copied().unwrap_or(true);
-        let component = project.relative(c);
+        let is_reached = reached.conditional(c).is_some();
+        let conditional = reached.conditional(c).unwrap_or(true);
+        let component = task_paths[t].clone();
         let at = |code: Code, severity: Severity, message: String| {
             Diagnostic::in_file(
                 component.clone(),
@@ -507,7 +615,11 @@ fn plan_as(
             && flow.waits.contains_key(c)
             && !flow.untraced.contains_key(c);
         let waits_on: Vec<usize> = if by_flow {
-            tasks_of(flow.waits.get(c))
+            flow.waits.get(c).map_or_else(Vec::new, |set| {
+                set.iter()
+                    .filter_map(|x| index_of.get(x.as_str()).copied())
+                    .collect()
+            })
         } else {
             Vec::new()
         };
@@ -517,19 +629,16 @@ fn plan_as(
         } else if !hoisted[t] {
             if hoistable && is_reached {
                 // Started by the batch of the conditional component that leads to it.
-                preds.extend(tasks_of(reached.batch_wait.get(c)));
+                preds.extend(tasks_of(reached.batch_wait(c)));
             } else {
-                preds.extend(tasks_of(reached.blockers.get(c)));
+                preds.extend(tasks_of(reached.blockers(c)));
             }
         }
         preds.retain(|&p| p != t);
         preds.sort_unstable();
         preds.dedup();
         let sources = || {
-            let names: Vec<String> = waits_on
-                .iter()
-                .map(|&p| project.relative(&comps[p]))
-                .collect();
+            let names: Vec<String> = waits_on.iter().map(|&p| task_paths[p].clone()).collect();
             names.join(", ")
         };
         reasons[t] = if !is_reached {
@@ -621,7 +730,7 @@ fn plan_as(
         });
     }
     if let Some(cycle) = find_cycle(&tasks) {
-        let files: Vec<String> = cycle.iter().map(|&t| project.relative(&comps[t])).collect();
+        let files: Vec<String> = cycle.iter().map(|&t| task_paths[t].clone()).collect();
         let first = &comps[cycle[0]];
         let span = info_of(first)
             .loader
@@ -650,7 +759,7 @@ fn plan_as(
             after
                 .order
                 .iter()
-                .map(|&t| info_of(&comps[t]).id.clone())
+                .map(|&t| task_infos[t].id.clone())
                 .collect()
         } else {
             Vec::new()
@@ -659,7 +768,7 @@ fn plan_as(
             entries,
             order,
             notes,
-            files: files.into_iter().collect(),
+            files: sorted_unique(files),
             complete,
             flow: flow
                 .root
@@ -675,7 +784,7 @@ fn plan_as(
         .iter()
         .enumerate()
         .map(|(t, c)| {
-            let mut preds = tasks_of(reached.blockers.get(c));
+            let mut preds = tasks_of(reached.blockers(c));
             preds.extend(deps_of[c].iter().map(|d| index_of[d.as_str()]));
             preds.retain(|&p| p != t);
             preds.sort_unstable();
@@ -696,7 +805,7 @@ fn plan_as(
         (after.clone(), wave_after.clone())
     };
 
-    let id = |t: usize| info_of(&comps[t]).id.clone();
+    let id = |t: usize| task_infos[t].id.clone();
     let mut loaders: Vec<PlannedLoader> = (0..comps.len())
         .map(|t| {
             let c = &comps[t];
@@ -705,17 +814,17 @@ fn plan_as(
                     let names: Vec<String> = tasks[t]
                         .preds
                         .iter()
-                        .map(|&p| project.relative(&comps[p]))
+                        .map(|&p| task_paths[p].clone())
                         .collect();
                     format!("awaits {} through ctx.load", names.join(", "))
                 })
             });
             PlannedLoader {
                 id: id(t),
-                component: project.relative(c),
+                component: task_paths[t].clone(),
                 wave: wave_after[t],
                 hoisted: hoisted[t],
-                conditional: reached.conditional.get(c).copied().unwrap_or(true),
+                conditional: reached.conditional(c).unwrap_or(true),
                 reason,
                 cost: tasks[t].cost,
                 start: after.start[t],
@@ -756,7 +865,7 @@ fn plan_as(
         makespan_before: before.makespan,
         order,
         notes,
-        files: files.into_iter().collect(),
+        files: sorted_unique(files),
         complete,
         flow: flow
             .root
@@ -772,68 +881,82 @@ fn plan_as(
 /// it waits for. After `migrate`, the movable awaits are loaders started together (step 1) and
 /// the awaits that stay follow them.
 fn await_steps(project: &Project, reached: &Reach) -> (Vec<AwaitStep>, u32, u32) {
-    // Steps before and after migration at which each component's frontmatter has finished.
-    fn finish(
-        c: &str,
-        project: &Project,
-        reached: &Reach,
-        memo: &mut HashMap<String, (u32, u32)>,
-        open: &mut HashSet<String>,
-    ) -> (u32, u32) {
-        if let Some(&f) = memo.get(c) {
-            return f;
-        }
-        // A component that renders itself (through props) waits for nothing more.
-        if !open.insert(c.to_string()) {
-            return (0, 0);
-        }
-        let (start, start_after) = start_of(c, project, reached, memo, open);
-        let (n, kept, moved) = project.module(c).map_or((0, 0, false), |info| {
-            let kept = info.awaits.iter().filter(|a| !a.movable).count() as u32;
-            let n = info.awaits.len() as u32;
-            (n, kept, n > kept)
-        });
-        // Moved awaits are a loader that started at step 1 (or when the component renders,
-        // if that is later): the component reads it, then runs the awaits that stay.
-        let after = if moved {
-            start_after.max(1) + kept
-        } else {
-            start_after + kept
-        };
-        open.remove(c);
-        memo.insert(c.to_string(), (start + n, after));
-        (start + n, after)
+    // Per node: (awaits, awaits that stay); most trees have none at all.
+    let counts: Vec<(u32, u32)> = reached
+        .order
+        .iter()
+        .map(|c| {
+            project.module(c).map_or((0, 0), |info| {
+                let kept = info.awaits.iter().filter(|a| !a.movable).count();
+                (info.awaits.len() as u32, kept as u32)
+            })
+        })
+        .collect();
+    if counts.iter().all(|&(n, _)| n == 0) {
+        return (Vec::new(), 0, 0);
     }
-    fn start_of(
-        c: &str,
-        project: &Project,
-        reached: &Reach,
-        memo: &mut HashMap<String, (u32, u32)>,
-        open: &mut HashSet<String>,
-    ) -> (u32, u32) {
-        let mut start = (0, 0);
-        for b in reached.blockers.get(c).into_iter().flatten() {
-            let f = finish(b, project, reached, memo, open);
-            start = (start.0.max(f.0), start.1.max(f.1));
-        }
-        start
+    struct Walk<'a> {
+        reached: &'a Reach,
+        counts: &'a [(u32, u32)],
+        /// Steps before and after migration at which each node's frontmatter has finished.
+        memo: Vec<Option<(u32, u32)>>,
+        open: Vec<bool>,
     }
-    let mut memo = HashMap::default();
-    let mut open = HashSet::default();
+    impl Walk<'_> {
+        fn finish(&mut self, n: usize) -> (u32, u32) {
+            if let Some(f) = self.memo[n] {
+                return f;
+            }
+            // A component that renders itself (through props) waits for nothing more.
+            if std::mem::replace(&mut self.open[n], true) {
+                return (0, 0);
+            }
+            let (start, start_after) = self.start(n);
+            let (total, kept) = self.counts[n];
+            // Moved awaits are a loader that started at step 1 (or when the component renders,
+            // if that is later): the component reads it, then runs the awaits that stay.
+            let after = if total > kept {
+                start_after.max(1) + kept
+            } else {
+                start_after + kept
+            };
+            self.open[n] = false;
+            let f = (start + total, after);
+            self.memo[n] = Some(f);
+            f
+        }
+        fn start(&mut self, n: usize) -> (u32, u32) {
+            let mut start = (0, 0);
+            for &b in &self.reached.blockers[n] {
+                let f = self.finish(b as usize);
+                start = (start.0.max(f.0), start.1.max(f.1));
+            }
+            start
+        }
+    }
+    let mut walk = Walk {
+        reached,
+        counts: &counts,
+        memo: vec![None; reached.order.len()],
+        open: vec![false; reached.order.len()],
+    };
     let mut steps = Vec::new();
     let (mut depth, mut depth_after) = (0, 0);
-    for c in &reached.order {
+    for (n, c) in reached.order.iter().enumerate() {
+        if reached.conditional[n].is_none() {
+            continue;
+        }
+        let f = walk.finish(n);
+        depth = depth.max(f.0);
+        depth_after = depth_after.max(f.1);
+        if counts[n].0 == 0 {
+            continue;
+        }
         let Some(info) = project.module(c) else {
             continue;
         };
-        if !is_component(c) && info.awaits.is_empty() {
-            continue;
-        }
-        let f = finish(c, project, reached, &mut memo, &mut open);
-        depth = depth.max(f.0);
-        depth_after = depth_after.max(f.1);
-        let (start, _) = start_of(c, project, reached, &mut memo, &mut open);
-        let conditional = reached.conditional.get(c).copied().unwrap_or(false);
+        let (start, _) = walk.start(n);
+        let conditional = reached.conditional[n].unwrap_or(false);
         for (i, a) in info.awaits.iter().enumerate() {
             steps.push(AwaitStep {
                 component: project.relative(c),
@@ -863,7 +986,13 @@ pub fn unreached_loaders(project: &Project) -> Vec<Diagnostic> {
         let Ok(Some(root)) = project.route_root(&route) else {
             continue;
         };
-        for (c, is_conditional) in reach(project, &root).conditional {
+        let reached = reach(project, &root);
+        for (c, is_conditional) in reached
+            .order
+            .into_iter()
+            .zip(reached.conditional)
+            .filter_map(|(c, flag)| flag.map(|f| (c, f)))
+        {
             if is_conditional {
                 conditional
                     .entry(c)
