@@ -2,6 +2,8 @@
 
 use astro_hoist_core as core;
 
+use crate::shared::{SharedString, SharedStrings};
+
 use crate::types::*;
 
 impl From<core::position::Span> for Span {
@@ -301,8 +303,8 @@ impl From<core::plan::Plan> for Plan {
                 .loaders
                 .into_iter()
                 .map(|l| PlannedLoader {
-                    id: l.id,
-                    component: l.component,
+                    id: SharedString(l.id),
+                    component: SharedString(l.component),
                     wave: l.wave,
                     hoisted: l.hoisted,
                     conditional: l.conditional,
@@ -310,8 +312,8 @@ impl From<core::plan::Plan> for Plan {
                     cost: l.cost,
                     start: l.start,
                     finish: l.finish,
-                    depends_on: l.depends_on,
-                    waits_for: l.waits_for,
+                    depends_on: SharedStrings(l.depends_on),
+                    waits_for: SharedStrings(l.waits_for),
                     wave_before: l.wave_before,
                     start_before: l.start_before,
                     finish_before: l.finish_before,
@@ -319,19 +321,19 @@ impl From<core::plan::Plan> for Plan {
                 .collect(),
             depth_before: p.depth_before,
             depth_after: p.depth_after,
-            critical_path: p.critical_path,
+            critical_path: SharedStrings(p.critical_path),
             makespan: p.makespan,
             makespan_before: p.makespan_before,
-            order: p.order,
+            order: SharedStrings(p.order),
             notes: p.notes.into_iter().map(Diagnostic::from).collect(),
-            files: p.files,
+            files: SharedStrings(p.files),
             complete: p.complete,
             flow: p.flow,
             awaits: p
                 .awaits
                 .into_iter()
                 .map(|a| AwaitStep {
-                    component: a.component,
+                    component: SharedString(a.component),
                     line: a.line,
                     column: a.column,
                     text: a.text,
@@ -361,9 +363,9 @@ impl From<core::awaits::FrontmatterAwait> for FrontmatterAwait {
 impl From<core::plan::BatchEntry> for BatchEntry {
     fn from(e: core::plan::BatchEntry) -> Self {
         BatchEntry {
-            id: e.id,
-            file: e.file,
-            component: e.component,
+            id: SharedString(e.id),
+            file: SharedString(e.file),
+            component: SharedString(e.component),
             conditional: e.conditional,
         }
     }

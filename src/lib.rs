@@ -16,6 +16,7 @@ use napi::bindgen_prelude::*;
 mod convert;
 mod functions;
 mod project;
+mod shared;
 mod types;
 
 pub use functions::*;

@@ -342,7 +342,7 @@ pub struct PlanRoutesTask {
 
 impl Task for PlanRoutesTask {
     type Output = Vec<core::plan::RoutePlan>;
-    type JsValue = Vec<RoutePlan>;
+    type JsValue = crate::shared::RoutePlans;
 
     fn compute(&mut self) -> Result<Self::Output> {
         let project = Arc::clone(&self.project);
@@ -359,7 +359,9 @@ impl Task for PlanRoutesTask {
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        Ok(output.into_iter().map(RoutePlan::from).collect())
+        Ok(crate::shared::RoutePlans(
+            output.into_iter().map(RoutePlan::from).collect(),
+        ))
     }
 }
 

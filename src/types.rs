@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use napi_derive::napi;
 
+use crate::shared::{SharedString, SharedStrings};
+
 /// How bad a diagnostic is.
 #[napi(string_enum = "lowercase")]
 pub enum Severity {
@@ -374,10 +376,11 @@ pub struct Migration {
 }
 
 /// One frontmatter `await` on a route's render.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct AwaitStep {
     /// Root-relative path of the component.
-    pub component: String,
+    #[napi(ts_type = "string")]
+    pub component: SharedString,
     pub line: u32,
     pub column: u32,
     /// The awaited expression, on one line.
@@ -473,25 +476,30 @@ pub struct PlanOptions {
 }
 
 /// One loader a root's batch lists.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct BatchEntry {
     /// The component id: the runtime's key.
-    pub id: String,
+    #[napi(ts_type = "string")]
+    pub id: SharedString,
     /// The component's module id (absolute path).
-    pub file: String,
+    #[napi(ts_type = "string")]
+    pub file: SharedString,
     /// Root-relative path of the component.
-    pub component: String,
+    #[napi(ts_type = "string")]
+    pub component: SharedString,
     /// Reached only through conditional usages or a guard.
     pub conditional: bool,
 }
 
 /// One loader of a plan.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct PlannedLoader {
     /// The component id: the runtime's key for this loader.
-    pub id: String,
+    #[napi(ts_type = "string")]
+    pub id: SharedString,
     /// Root-relative path of the component.
-    pub component: String,
+    #[napi(ts_type = "string")]
+    pub component: SharedString,
     /// 1 = starts when the root renders; n = after loaders of wave n-1 it waits for.
     pub wave: u32,
     /// Started by the root's batch.
@@ -505,9 +513,11 @@ pub struct PlannedLoader {
     pub start: f64,
     pub finish: f64,
     /// Ids of loaders it awaits through `ctx.load`.
-    pub depends_on: Vec<String>,
+    #[napi(ts_type = "Array<string>")]
+    pub depends_on: SharedStrings,
     /// Ids of loaders that must finish before it can start.
-    pub waits_for: Vec<String>,
+    #[napi(ts_type = "Array<string>")]
+    pub waits_for: SharedStrings,
     /// Without hoisting: its wave and estimated times.
     pub wave_before: u32,
     pub start_before: f64,
@@ -515,7 +525,7 @@ pub struct PlannedLoader {
 }
 
 /// The plan of one root component.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct Plan {
     /// Root-relative path of the root.
     pub root: String,
@@ -530,17 +540,20 @@ pub struct Plan {
     /// Number of waves with hoisting.
     pub depth_after: u32,
     /// Ids along the chain that decides the makespan.
-    pub critical_path: Vec<String>,
+    #[napi(ts_type = "Array<string>")]
+    pub critical_path: SharedStrings,
     /// Estimated ms until every loader has finished, with hoisting.
     pub makespan: f64,
     /// The same without hoisting.
     pub makespan_before: f64,
     /// Start order under the concurrency limit (the runtime's queue order).
-    pub order: Vec<String>,
+    #[napi(ts_type = "Array<string>")]
+    pub order: SharedStrings,
     /// Why loaders are not hoisted, and what the walk could not follow.
     pub notes: Vec<Diagnostic>,
     /// Every module the plan read.
-    pub files: Vec<String>,
+    #[napi(ts_type = "Array<string>")]
+    pub files: SharedStrings,
     /// False when some resolution or module was still unknown.
     pub complete: bool,
     /// The root's dataflow tree, as JSON for the runtime (see `Batch.flow`).
@@ -554,7 +567,7 @@ pub struct Plan {
 }
 
 /// Why a root cannot be planned.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct PlanError {
     pub diagnostic: Diagnostic,
     /// The files of a loader cycle, in order, the first repeated at the end.
@@ -565,7 +578,7 @@ pub struct PlanError {
 
 /// What a component's code needs of its plan: the batch entries, the start order (with a
 /// concurrency limit), why loaders are not hoisted, and the files read.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct Batch {
     pub entries: Vec<BatchEntry>,
     /// Start order of the runtime's queue; empty without a concurrency limit.
@@ -580,21 +593,21 @@ pub struct Batch {
 }
 
 /// A batch, or why there is none.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct BatchOutcome {
     pub batch: Option<Batch>,
     pub error: Option<PlanError>,
 }
 
 /// A plan, or why there is none.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct PlanOutcome {
     pub plan: Option<Plan>,
     pub error: Option<PlanError>,
 }
 
 /// A route and its plan.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct RoutePlan {
     pub kind: RouteKind,
     pub pattern: String,
