@@ -386,12 +386,11 @@ fn outer_awaits(stmt: &Stmt, loader_data: &[(usize, usize)]) -> Vec<Found> {
 /// something not known to be pure, an assignment, `delete`. Writes to `Astro.response` and
 /// `console` calls are left out: a loader's context cannot read them.
 fn has_effects(stmt: &Stmt, input: &Input<'_>) -> bool {
-    struct Effects<'a> {
+    struct Effects {
         unresolved: SyntaxContext,
         found: bool,
-        input: &'a Input<'a>,
     }
-    impl Effects<'_> {
+    impl Effects {
         fn harmless_root(&self, expr: &Expr) -> bool {
             // `Astro.response…` and `console…`.
             let mut e = expr;
@@ -416,7 +415,7 @@ fn has_effects(stmt: &Stmt, input: &Input<'_>) -> bool {
             }
         }
     }
-    impl Visit for Effects<'_> {
+    impl Visit for Effects {
         fn visit_call_expr(&mut self, call: &swc_ecma_ast::CallExpr) {
             let pure = match &call.callee {
                 Callee::Expr(e) => match &**e {
@@ -479,9 +478,7 @@ fn has_effects(stmt: &Stmt, input: &Input<'_>) -> bool {
     let mut v = Effects {
         unresolved: input.unresolved_ctxt,
         found: false,
-        input,
     };
-    let _ = v.input;
     stmt.visit_with(&mut v);
     v.found
 }
@@ -662,6 +659,7 @@ pub fn rewrite(source: &str, awaits: &Awaits, getter: Option<&str>) -> Option<St
     };
     let consts: Vec<String> = awaits.copied.iter().map(|&r| renamed(r)).collect();
     let exprs: Vec<String> = moves.iter().map(|m| renamed(m.expr)).collect();
+    let imported = getter;
     let getter = getter.unwrap_or("getLoaderData");
     let loader = if moves.len() == 1 && consts.is_empty() {
         let e = &exprs[0];
@@ -689,7 +687,7 @@ pub fn rewrite(source: &str, awaits: &Awaits, getter: Option<&str>) -> Option<St
     };
     // Edits, by position: (start, end, replacement).
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
-    let import = if getter == "getLoaderData" && !source_imports_getter(source) {
+    let import = if imported.is_none() {
         "import { getLoaderData } from 'astro-hoist/runtime';\n"
     } else {
         ""
@@ -752,12 +750,6 @@ pub fn rewrite(source: &str, awaits: &Awaits, getter: Option<&str>) -> Option<St
         out.replace_range(lo..hi, &text);
     }
     Some(out)
-}
-
-/// Whether the source already imports `getLoaderData` by that name (a name the analysis did not
-/// bind, e.g. a type-only import, still clashes).
-fn source_imports_getter(source: &str) -> bool {
-    source.contains("import { getLoaderData }")
 }
 
 #[cfg(test)]
