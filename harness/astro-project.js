@@ -186,8 +186,11 @@ function childEnv(info, extra) {
   return env;
 }
 
-/** A TCP port on 127.0.0.1 that is free right now. */
-function freePort() {
+/**
+ * A TCP port on 127.0.0.1 that is free right now.
+ * @returns {Promise<number>}
+ */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

@@ -11,7 +11,7 @@
 //
 // See README.md next to this file.
 export { ENVIRONMENTS, REPO_ROOT, ensureEnv, envDir, installPackedAddon, nodeBinary, packAddon } from './environment.js';
-export { FIXTURES_DIR, build, dev, envOf, prepareFixture, runAstro, serve, serveStatic } from './astro-project.js';
+export { FIXTURES_DIR, build, dev, envOf, freePort, prepareFixture, runAstro, serve, serveStatic } from './astro-project.js';
 export { fetchResponse, fetchText, minRequestTime, streamTimes, timeRequest } from './http-client.js';
 export { startLatencyApi } from './latency-api.js';
 export { inlineLoaders, plainVariant } from './plain-variant.js';

@@ -20,6 +20,7 @@ import {
   build,
   envDir,
   fetchResponse,
+  freePort,
   installPackedAddon,
   nodeBinary,
   packAddon,
@@ -181,15 +182,6 @@ for (const env of ENVIRONMENTS) {
 }
 
 const SSR_EXAMPLE = process.env.ASTRO_HOIST_SSR_EXAMPLE;
-
-/** A port that was free a moment ago. */
-async function freePort() {
-  const server = http.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
-  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
-  await new Promise((resolve) => server.close(() => resolve(undefined)));
-  return port;
-}
 
 /** Waits (30 s at most) until a server answers. @param {string} base */
 async function waitUntilUp(base) {
