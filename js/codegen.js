@@ -52,6 +52,7 @@ const START_NAME = '$$hoistStart';
 const REGISTER_NAME = '$$hoistRegister';
 const CACHE_INFO_NAME = '$$hoistCacheInfo';
 const FLOW_NAME = '$$hoistFlow';
+const BATCH_NAME = '$$hoistBatch';
 /**
  * Astro's per-render SSRResult, in scope in every frontmatter (the compiler's parameter name in
  * Astro 5 and 7). `typeof` keeps the code valid should a compiler ever name it otherwise: the
@@ -124,9 +125,12 @@ export function rewriteLoaderDataCalls(s, info, component, options = {}) {
 }
 
 /**
- * The `$$hoistStart(...)` statement and the import it needs. Every string is a JSON literal, so
- * any file name yields valid code. The component's own loader is its local `loader`; the others
- * are found by key when the batch runs (each component registers its own).
+ * The `$$hoistStart(...)` statement and what it needs after the compiled module: the import, and
+ * the batch's entries as a module-level constant (made once, when the module loads; every render
+ * passes the same array). Every string is a JSON literal, so any file name yields valid code. The
+ * component's own loader is its local `loader`; the others are found by key when the batch runs
+ * (each component registers its own, with its path), so an unconditional entry is its key alone:
+ * every component lists its whole tree, and a page's tree is most of the site's components.
  * @param {BatchEntry[]} entries
  * @param {object} args
  * @param {string} args.file absolute path of the component starting the batch
@@ -139,20 +143,35 @@ export function batchCode(entries, { file, options = {}, order, flow }) {
   const imports = [`import { __startBatch as ${START_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`];
   // The dataflow tree is made once, when the module loads; every render walks the same object.
   if (flow) imports.push(`const ${FLOW_NAME} = ${flow};`);
-  const items = entries.map((entry) => {
-    const own = entry.file === file ? ', loader: loader' : '';
-    return `{ key: ${JSON.stringify(entry.id)}${own}, component: ${JSON.stringify(entry.component)}, conditional: ${entry.conditional ? 'true' : 'false'} }`;
+  const items = startOrder(entries, order).map((entry) => {
+    const key = JSON.stringify(entry.id);
+    if (entry.file === file) return `{ key: ${key}, loader: loader, component: ${JSON.stringify(entry.component)}${entry.conditional ? ', conditional: true' : ''} }`;
+    return entry.conditional ? `{ key: ${key}, conditional: true }` : key;
   });
+  imports.push(`const ${BATCH_NAME} = [${items.join(', ')}];`);
   const batchOptions = {
     timeout: options.timeout,
     concurrency: options.concurrency,
     speculative: options.speculative,
     serverTiming: options.serverTiming,
     dev: options.dev,
-    order,
   };
-  const statement = `;${START_NAME}(Astro, [${items.join(', ')}], ${JSON.stringify(batchOptions)}, ${RESULT}${flow ? `, ${FLOW_NAME}` : ''});`;
+  const statement = `;${START_NAME}(Astro, ${BATCH_NAME}, ${JSON.stringify(batchOptions)}, ${RESULT}${flow ? `, ${FLOW_NAME}` : ''});`;
   return { statement, imports };
+}
+
+/**
+ * Entries in start order: the keys of `order` first, in that order, then the rest as they came.
+ * @param {BatchEntry[]} entries
+ * @param {string[] | undefined} order
+ * @returns {BatchEntry[]}
+ */
+function startOrder(entries, order) {
+  if (!order || order.length === 0) return entries;
+  const rank = new Map(order.map((key, index) => [key, index]));
+  const of = (/** @type {BatchEntry} */ entry) => rank.get(entry.id) ?? order.length;
+  // Array#sort is stable: unranked entries keep their relative order.
+  return [...entries].sort((a, b) => of(a) - of(b));
 }
 
 /**
@@ -160,9 +179,10 @@ export function batchCode(entries, { file, options = {}, order, flow }) {
  * Astro's compiled module, where `loader` is a module-level binding: Astro hoists exports).
  * @param {ComponentInfo} info
  * @param {BatchOptions} options
+ * @param {string} component root-relative posix path
  * @returns {string[]} lines to append
  */
-export function registrationCode(info, options = {}) {
+export function registrationCode(info, options, component) {
   /** @type {string[]} */
   const lines = [];
   // A cached loader: its component id and the context fields its cache key is made of, and the
@@ -180,7 +200,7 @@ export function registrationCode(info, options = {}) {
   return [
     ...lines,
     `import { __registerLoader as ${REGISTER_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`,
-    `${REGISTER_NAME}(${JSON.stringify(info.id)}, loader${options.dev ? ', true' : ''});`,
+    `${REGISTER_NAME}(${JSON.stringify(info.id)}, loader, ${JSON.stringify(component)}${options.dev ? ', true' : ''});`,
   ];
 }
 
@@ -217,7 +237,7 @@ export function transformAstro({ source, file, root, info, entries = [], options
   const append = [];
 
   const warnings = rewriteLoaderDataCalls(s, info, component, options);
-  append.push(...registrationCode(info, options));
+  append.push(...registrationCode(info, options, component));
 
   if (entries.length > 0 || flow) {
     const { statement, imports } = batchCode(entries, { file, options, order, flow });
@@ -246,12 +266,11 @@ export function transformAstro({ source, file, root, info, entries = [], options
 /**
  * Appends `append` (from `transformAstro`) to Astro's compiled module.
  * @param {string} code the compiled module
- * @param {string} id
+ * @param {string} _id
  * @param {string} append
- * @returns {{ code: string, map: import('magic-string').SourceMap }}
+ * @returns {{ code: string, map: null }} `map: null`: no code before the end moved, which Rollup,
+ *   Rolldown and Vite read as "the module's map stands" (no map to make for a module-long identity)
  */
-export function appendImports(code, id, append) {
-  const s = new MagicString(code);
-  s.append(append);
-  return { code: s.toString(), map: s.generateMap({ hires: 'boundary', source: id, file: id }) };
+export function appendImports(code, _id, append) {
+  return { code: code + append, map: null };
 }

@@ -147,14 +147,17 @@ export interface AstroLike {
   request: Request;
 }
 
-/** @internal One hoisted loader of a page's component tree, as generated code lists it. */
+/**
+ * @internal One hoisted loader of a page's component tree, as generated code lists it. A batch
+ * may list a key alone (a string) for an unconditional entry whose loader was registered.
+ */
 export interface BatchEntry {
   /** Stable component id (blake3 of the root-relative path). */
   key: string;
   /** The component's own loader; other entries' loaders are found by key (`__registerLoader`). */
   loader?: Loader<any>;
-  /** Root-relative path of the component, e.g. `src/components/Card.astro`. */
-  component: string;
+  /** Root-relative path of the component, e.g. `src/components/Card.astro` (default: the registered one). */
+  component?: string;
   /** Reachable only through conditional usages: started only when `speculative`. */
   conditional?: boolean;
 }
@@ -174,8 +177,6 @@ export interface BatchOptions {
   serverTiming?: 'paths' | 'opaque' | false;
   /** The page was built by `astro dev`. */
   dev?: boolean;
-  /** Keys in the order to start them (others follow in entry order). */
-  order?: string[];
 }
 
 /** @internal The argument the Vite plugin adds to each `getLoaderData()` call. */
@@ -237,9 +238,9 @@ export function __renderState(astro: AstroLike, result?: object): RenderState;
 export function __existingRenderState(astro: AstroLike, result?: object): RenderState | undefined;
 
 /** @internal Called by generated code: starts a component tree's hoisted loaders in one batch. */
-export function __startBatch(astro: AstroLike, entries: BatchEntry[], options?: BatchOptions, result?: object): void;
+export function __startBatch(astro: AstroLike, entries: (string | BatchEntry)[], options?: BatchOptions, result?: object): void;
 
 /** @internal Registers a component's hoistable loader by key (generated code, at module evaluation). */
-export function __registerLoader(key: string, loader: unknown, replace?: boolean): void;
+export function __registerLoader(key: string, loader: unknown, component?: string | null, replace?: boolean): void;
 /** @internal A structural key of a props value (null: cannot be compared). */
 export function propsKey(value: unknown): string | null;

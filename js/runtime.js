@@ -86,7 +86,7 @@ const deferredRenders = processWide('deferredRenders', () => new AsyncLocalStora
  * CSS by import position, and every import edge costs its build). A key two different modules
  * register in one process (two Astro apps with the same component path) is ambiguous: a batch
  * leaves it to the component's own getLoaderData(), which has the right loader.
- * @type {Map<string, { loader: LoaderFn, ambiguous: boolean }>}
+ * @type {Map<string, { loader: LoaderFn, component: string | null, ambiguous: boolean }>}
  */
 const registered = processWide('loaders', () => new Map());
 
@@ -351,7 +351,8 @@ function renderIdentity(astro, result) {
  * Starts the hoisted loaders of a component's tree in one batch. Called by generated code at the
  * start of the component's render (after its guards); not part of the public API.
  * @param {AstroLike} astro the component's `Astro`
- * @param {BatchEntry[]} entries every hoisted loader of the component's tree
+ * @param {(string | BatchEntry)[]} entries every hoisted loader of the component's tree, in start
+ *   order; a key alone stands for an unconditional entry whose loader and component were registered
  * @param {BatchOptions} [options]
  * @param {object} [result] Astro's per-render `$$result`
  * @param {import('./flow.js').FlowNode} [flow] the tree's dataflow: instances started once their props are known
@@ -364,36 +365,45 @@ export function __startBatch(astro, entries, options = {}, result = undefined, f
   // The common repeat: a layout's batch after its page's, every entry already started. Checked
   // without allocating: this runs before the page's first byte.
   let started = true;
-  for (let i = 0; i < entries.length && started; i++) started = state.runs.has(entries[i].key);
+  for (let i = 0; i < entries.length && started; i++) started = state.runs.has(entryKey(entries[i]));
   if (started) {
     scheduleDrain(state); // its options may have raised the concurrency limit
     return;
   }
-  /** @type {(LoaderFn | undefined)[]} */
-  const loaders = entries.map((entry) => {
-    if (typeof entry.loader === 'function') return /** @type {LoaderFn} */ (entry.loader);
-    const known = registered.get(entry.key);
-    return known && !known.ambiguous ? known.loader : undefined;
-  });
-  // Register every entry, started now or not, so `context.load(loader)` dedupes by key.
-  entries.forEach((entry, i) => {
-    const loader = loaders[i];
-    if (loader && !state.registry.has(loader)) state.registry.set(loader, { key: entry.key, component: entry.component });
-  });
   const speculative = options.speculative === true;
-  const indexes = entries.map((_, i) => i);
-  const ordered = Array.isArray(options.order) ? startOrder(indexes, entries, options.order) : indexes;
-  for (const i of ordered) {
-    const entry = entries[i];
-    const loader = loaders[i];
-    if (!loader || (entry.conditional && !speculative)) continue;
+  /** @type {{ key: string, loader: LoaderFn, component: string | null, conditional: boolean }[]} */
+  const resolved = [];
+  for (const entry of entries) {
+    const key = entryKey(entry);
+    const given = typeof entry === 'string' ? undefined : entry;
+    const known = registered.get(key);
+    const loader = typeof given?.loader === 'function' ? /** @type {LoaderFn} */ (given.loader) : known && !known.ambiguous ? known.loader : undefined;
+    if (!loader) continue;
+    const component = given?.component ?? known?.component ?? null;
+    // Register every entry, started now or not, so `context.load(loader)` dedupes by key.
+    if (!state.registry.has(loader)) state.registry.set(loader, { key, component });
+    resolved.push({ key, loader, component, conditional: given?.conditional === true });
+  }
+  // Entries come in start order (the core's, under a concurrency limit).
+  for (const { key, loader, component, conditional } of resolved) {
+    if (conditional && !speculative) continue;
     // Once per render: an earlier batch, reader or context.load() may have started it.
-    if (lookup(state, entry.key, loader, entry.component)) continue;
-    const run = createRun(state, entry.key, loader, entry.component, astro);
+    if (lookup(state, key, loader, component)) continue;
+    const run = createRun(state, key, loader, component, astro);
     run.origin = 'batch';
     schedule(state, run);
   }
   scheduleDrain(state); // a batch may have raised the concurrency limit
+}
+
+/**
+ * A batch entry's key: an entry is its key alone when nothing else about it differs from the
+ * registered loader's (generated code keeps batches small: a page lists its whole tree).
+ * @param {string | BatchEntry} entry
+ * @returns {string}
+ */
+function entryKey(entry) {
+  return typeof entry === 'string' ? entry : entry.key;
 }
 
 /**
@@ -760,30 +770,18 @@ export function defineLoader(loader, options = undefined) {
 }
 
 /**
- * Entry indexes in start order: the keys of `order` first, in that order, then the rest in entry
- * order.
- * @param {number[]} indexes
- * @param {BatchEntry[]} entries
- * @param {string[]} order
- */
-function startOrder(indexes, entries, order) {
-  const rank = new Map(order.map((key, index) => [key, index]));
-  const of = (/** @type {number} */ i) => rank.get(entries[i].key) ?? order.length;
-  // Array#sort is stable, so unranked entries keep their relative order.
-  return [...indexes].sort((a, b) => of(a) - of(b));
-}
-
-/**
  * Registers a component's hoistable loader under its key, for batches to find (generated code
  * calls it when the component's module is evaluated).
  * @param {string} key
  * @param {unknown} loader
+ * @param {string | null} [component] root-relative path of the component, for events and errors
  * @param {boolean} [replace] the dev server re-evaluates a changed module: its new loader wins
  */
-export function __registerLoader(key, loader, replace = false) {
+export function __registerLoader(key, loader, component = null, replace = false) {
   if (typeof key !== 'string' || typeof loader !== 'function') return;
   const known = registered.get(key);
-  if (!known || replace) registered.set(key, { loader: /** @type {LoaderFn} */ (loader), ambiguous: false });
+  const path = typeof component === 'string' ? component : null;
+  if (!known || replace) registered.set(key, { loader: /** @type {LoaderFn} */ (loader), component: path, ambiguous: false });
   else if (known.loader !== loader) known.ambiguous = true;
 }
 

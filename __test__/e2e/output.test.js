@@ -239,23 +239,39 @@ function absolutePaths(dir, needles) {
 }
 
 /**
- * What astro-hoist generated into a server build: the batch blocks (`__startBatch(Astro, [...])`)
- * and the getLoaderData() bindings (`{ astro: Astro, key, loader, component }`), as the bundler
- * printed them.
+ * What astro-hoist generated into a server build, as the bundler printed it: the batch calls
+ * (`__startBatch(Astro, $$hoistBatch, ...)`) and their entries (`$$hoistBatch = [...]`), the
+ * getLoaderData() bindings (`{ astro: Astro, key, loader, component }`) and the loaders'
+ * registrations (`__registerLoader(key, loader, component)`).
  * @param {string} serverDir
- * @returns {string[]}
+ * @returns {{ snippets: string[], batched: Set<string>, registered: Map<string, string> }} every
+ *   snippet; the keys some batch lists; each registered key's component path
  */
-function generatedSnippets(serverDir) {
+function generatedCode(serverDir) {
   /** @type {string[]} */
   const snippets = [];
+  /** @type {Set<string>} */
+  const batched = new Set();
+  /** @type {Map<string, string>} */
+  const registered = new Map();
   for (const [file, bytes] of readTree(serverDir)) {
     if (!file.endsWith('.mjs')) continue;
     const text = bytes.toString('utf8');
-    // Astro 5's esbuild renames `Astro` to `Astro2` where it clashes.
-    for (const match of text.matchAll(/__startBatch\(Astro\d*, \[[\s\S]*?\], \{[^}]*\}, typeof \$\$result/g)) snippets.push(match[0]);
-    for (const match of text.matchAll(/\{\s*astro: Astro\d*,\s*result: typeof \$\$result[^,]*,\s*key:[^}]*\}/g)) snippets.push(match[0]);
+    // Astro 5's esbuild renames `Astro` to `Astro2` where it clashes; a bundler may rename ours.
+    for (const match of text.matchAll(/__startBatch\(Astro\d*, [\w$]+, \{[^}]*\}, typeof \$\$result/g)) snippets.push(match[0]);
+    for (const match of text.matchAll(/\$\$hoistBatch[\w$]* = \[[\s\S]*?\];/g)) {
+      snippets.push(match[0]);
+      for (const [key] of match[0].matchAll(/"[0-9a-f]{16}"/g)) batched.add(JSON.parse(key));
+    }
+    // (strings skipped whole: a path may hold a brace)
+    for (const match of text.matchAll(/\{\s*astro: Astro\d*,\s*result: typeof \$\$result[^,]*,\s*key:(?:[^}"]|"(?:[^"\\]|\\.)*")*\}/g)) snippets.push(match[0]);
+    for (const match of text.matchAll(/__registerLoader\(("[0-9a-f]{16}"), [\w$]+, ("(?:[^"\\]|\\.)*")/g)) {
+      snippets.push(match[0]);
+      // A JS string literal as the bundler printed it (esbuild escapes non-ASCII as \xNN, \uNNNN).
+      registered.set(JSON.parse(match[1]), vm.runInNewContext(match[2]));
+    }
   }
-  return snippets;
+  return { snippets, batched, registered };
 }
 
 /**
@@ -444,7 +460,7 @@ for (const env of ENVIRONMENTS) {
       const { bySite, unexplained } = absolutePaths(path.join(rootA, 'dist'), needles);
       t.diagnostic(`${env}: absolute paths Astro writes, by site: ${JSON.stringify(bySite)}`);
       assert.deepEqual(unexplained, []);
-      const snippets = generatedSnippets(path.join(rootA, 'dist', 'server'));
+      const { snippets, batched, registered } = generatedCode(path.join(rootA, 'dist', 'server'));
       assert.ok(snippets.length >= names.length + CYCLES.length, `found only ${snippets.length} generated snippets`);
       /** @type {Set<string>} */
       const components = new Set();
@@ -457,7 +473,15 @@ for (const env of ENVIRONMENTS) {
           components.add(component);
         }
       }
-      for (const { file } of names) assert.ok(components.has(`src/components/names/${file}`), `${file} is in no batch`);
+      const byPath = new Map([...registered].map(([key, component]) => [component, key]));
+      for (const component of byPath.keys()) assert.match(component, /^src\/(?:components|pages)\/.+\.astro$/);
+      for (const { file } of names) {
+        const component = `src/components/names/${file}`;
+        assert.ok(components.has(component), `${file}: no getLoaderData() binding names it`);
+        const key = byPath.get(component);
+        assert.ok(key, `${file} registers no loader under its path`);
+        assert.ok(batched.has(key), `${file} is in no batch`);
+      }
     });
 
     test('two builds in two directories differ only by the project path Astro embeds (and chunk names hashed from it)', (t) => {

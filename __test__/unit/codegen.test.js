@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { SourceMap } from 'node:module';
 import ts from 'typescript';
 import { analyzeComponentSync } from '../../index.js';
-import { appendImports, batchCode, batchOffset, loaderBinding, RUNTIME_SPECIFIER, transformAstro } from '../../js/codegen.js';
+import { appendImports, batchCode, batchOffset, loaderBinding, registrationCode, RUNTIME_SPECIFIER, transformAstro } from '../../js/codegen.js';
 
 const ROOT = '/proj';
 const PAGE = '/proj/src/pages/index.astro';
@@ -80,11 +80,11 @@ test('a component: its loader stays, getLoaderData() is bound, the loader regist
   assert.match(result.code, /getLoaderData<typeof loader>\(\{ astro: Astro, result: typeof \$\$result/);
   assert.equal(
     result.append,
-    `\nimport { __registerLoader as $$hoistRegister } from "astro-hoist/runtime";\n$$hoistRegister(${JSON.stringify(info.id)}, loader);\n`,
+    `\nimport { __registerLoader as $$hoistRegister } from "astro-hoist/runtime";\n$$hoistRegister(${JSON.stringify(info.id)}, loader, "src/components/Card.astro");\n`,
   );
   assert.doesNotMatch(result.code, /__startBatch/, 'nothing else in its tree: no batch');
   // In dev a changed module registers again, replacing its old loader.
-  assert.match(transformAstro({ source, file: CARD, root: ROOT, info, options: { dev: true } })?.append ?? '', /, loader, true\);/);
+  assert.match(transformAstro({ source, file: CARD, root: ROOT, info, options: { dev: true } })?.append ?? '', /, loader, "src\/components\/Card\.astro", true\);/);
   // A loader nothing reads is never listed in a batch: nothing to register.
   const unread = source.replace('const posts = await getLoaderData<typeof loader>();', 'const posts = [];');
   assert.equal(transformAstro({ source: unread, file: CARD, root: ROOT, info: analyze(unread, CARD) }), null);
@@ -95,10 +95,13 @@ test('a batch starts at the frontmatter start, or after the last guard; its impo
   const plain = '---\nimport Card from "../components/Card.astro";\nconst x = await fetch("/x");\n---\n<Card/>\n';
   const a = transformAstro({ source: plain, file: PAGE, root: ROOT, info: analyze(plain), entries, options: { timeout: 500 } });
   assert.ok(a);
-  assert.ok(a.code.startsWith('---\n\n;$$hoistStart(Astro, [{ key: '), a.code.slice(0, 40));
-  assert.match(a.code, /conditional: true \}\], \{"timeout":500\}, typeof \$\$result === "undefined" \? undefined : \$\$result\);\nimport Card/);
-  assert.equal(a.append, '\nimport { __startBatch as $$hoistStart } from "astro-hoist/runtime";\n', 'no component imports another: loaders are found by key');
-  assert.match(a.code, /\{ key: "[0-9a-f]{16}", component: "src\/components\/Card\.astro", conditional: false \}/);
+  assert.ok(a.code.startsWith('---\n\n;$$hoistStart(Astro, $$hoistBatch, {"timeout":500}, typeof $$result === "undefined" ? undefined : $$result);\nimport Card'), a.code.slice(0, 80));
+  // No component imports another: loaders (and their paths) are found by key; an unconditional
+  // entry is its key alone, made once when the module loads.
+  assert.equal(
+    a.append,
+    `\nimport { __startBatch as $$hoistStart } from "astro-hoist/runtime";\nconst $$hoistBatch = [${JSON.stringify(entries[0].id)}, { key: ${JSON.stringify(entries[1].id)}, conditional: true }];\n`,
+  );
 
   const guarded = [
     '---',
@@ -140,6 +143,7 @@ test('appendImports adds after everything Astro compiled, so no existing import 
   const out = appendImports(compiled, PAGE, '\nimport { __startBatch as $$hoistStart } from "astro-hoist/runtime";\n');
   assert.ok(out.code.startsWith(compiled));
   assert.ok(out.code.endsWith('from "astro-hoist/runtime";\n'));
+  assert.equal(out.map, null, 'nothing before the end moved: the compiled module\'s map stands');
 });
 
 test('a loader that is not hoistable stays, unregistered, with the reason', () => {
@@ -182,7 +186,11 @@ test('generated batch is valid JS for hostile file names (node --check)', () => 
   const { root, page, entries } = hostileProject([...HOSTILE_DIRS, ...SYNTAX_ONLY_DIRS]);
   try {
     const { statement, imports } = batchCode(entries, { file: page, options: { timeout: 1 } });
-    const code = `${imports.join('\n')}\nconst Astro = {};\n${statement}\n`;
+    const registrations = entries.map((e) => {
+      const info = /** @type {any} */ ({ id: e.id, loader: { hoistable: true, reads: { context: [] } }, loaderDataCalls: [{}] });
+      return `{ const loader = () => 1;\n${registrationCode(info, { dev: true }, e.component).filter((line) => !line.startsWith('import ')).join('\n')}\n}`;
+    });
+    const code = `${imports.join('\n')}\nconst $$hoistRegister = () => {};\n${registrations.join('\n')}\nconst Astro = {};\n${statement}\n`;
     assert.doesNotMatch(code, new RegExp(root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no absolute path in generated code');
     const check = path.join(root, 'check.mjs');
     fs.writeFileSync(check, code);
@@ -197,10 +205,25 @@ test('generated batch passes the right keys and names for hostile file names (ex
   const { root, page, entries } = hostileProject(HOSTILE_DIRS);
   try {
     const runtime = path.join(root, 'runtime.mjs');
-    fs.writeFileSync(runtime, 'export function __startBatch(astro, entries, options, result) { globalThis.__hoistCaptured = { astro, entries, options, result }; }\n');
+    fs.writeFileSync(
+      runtime,
+      [
+        'export function __startBatch(astro, entries, options, result) { globalThis.__hoistCaptured = { astro, entries, options, result }; }',
+        'export function __registerLoader(key, loader, component) { (globalThis.__hoistRegistered ??= []).push({ key, component }); }',
+        '',
+      ].join('\n'),
+    );
     const { statement, imports } = batchCode(entries, { file: page, options: { speculative: true } });
+    // Each child registers its loader with its path (the registration ends its own module; here
+    // one module holds them all, so each goes in a block of its own).
+    const registrations = entries.map((e) => {
+      const info = /** @type {any} */ ({ id: e.id, loader: { hoistable: true, reads: { context: [] } }, loaderDataCalls: [{}] });
+      return `{ const loader = () => 1;\n${registrationCode(info, {}, e.component).filter((line) => !line.startsWith('import ')).join('\n')}\n}`;
+    });
     const code = [
       ...imports.map((line) => line.replace(JSON.stringify(RUNTIME_SPECIFIER), JSON.stringify(pathToFileURL(runtime).href))),
+      `import { __registerLoader as $$hoistRegister } from ${JSON.stringify(pathToFileURL(runtime).href)};`,
+      ...registrations,
       "const Astro = { request: 'fake' };",
       'const $$result = { render: 1 };',
       statement,
@@ -212,13 +235,15 @@ test('generated batch passes the right keys and names for hostile file names (ex
     assert.deepEqual(captured.astro, { request: 'fake' });
     assert.deepEqual(captured.result, { render: 1 });
     assert.deepEqual(captured.options, { speculative: true });
-    assert.equal(captured.entries.length, entries.length);
-    for (const [i, e] of captured.entries.entries()) {
-      assert.equal(e.loader, undefined, 'found by key at run time');
-      assert.equal(e.key, entries[i].id);
-      assert.equal(e.component, entries[i].component);
-      assert.equal(e.conditional, entries[i].conditional);
-    }
+    assert.deepEqual(
+      captured.entries,
+      entries.map((e) => (e.conditional ? { key: e.id, conditional: true } : e.id)),
+      'found by key at run time, with the path each component registers',
+    );
+    assert.deepEqual(
+      /** @type {any} */ (globalThis).__hoistRegistered,
+      entries.map((e) => ({ key: e.id, component: e.component })),
+    );
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

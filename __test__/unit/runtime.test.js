@@ -146,10 +146,11 @@ describe('loaders found by key (each component registers its own)', () => {
   it('a batch starts a registered loader it names by key only, and the component reads that run', async () => {
     const astro = fakeAstro();
     const child = counting('child data', 5);
-    __registerLoader('registry-child', child);
-    __startBatch(astro, [{ key: 'registry-child', component: component('registry-child'), conditional: false }]);
+    __registerLoader('registry-child', child, component('registry-child'));
+    __startBatch(astro, ['registry-child']);
     await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(child.calls, 1, 'started by the batch, before the child renders');
+    assert.equal(__existingRenderState(astro)?.runs.get('registry-child')?.component, component('registry-child'), 'the path it registered with');
     assert.equal(await getLoaderData(bind(astro, 'registry-child', child)), 'child data');
     await ticks(1); // loaders start in the turn after the one that asked
     assert.equal(child.calls, 1);
@@ -178,7 +179,7 @@ describe('loaders found by key (each component registers its own)', () => {
     assert.equal(await getLoaderData(bind(astro, 'registry-shared', b)), 'app b', 'each component reads its own loader');
     endRequest(astro);
     const edited = counting('edited');
-    __registerLoader('registry-shared', edited, true);
+    __registerLoader('registry-shared', edited, component('registry-shared'), true);
     const next = fakeAstro();
     __startBatch(next, [{ key: 'registry-shared', component: component('registry-shared'), conditional: false }]);
     await ticks(1); // loaders start in the turn after the one that asked
@@ -280,17 +281,6 @@ describe('concurrency', () => {
     assert.equal(t.max, 2);
     await ticks(1); // loaders start in the turn after the one that asked
     assert.deepEqual(t.started, names);
-    endRequest(astro);
-  });
-
-  it('follows options.order, then entry order for keys it does not list', async () => {
-    const astro = fakeAstro();
-    const t = tracker();
-    const entries = ['A', 'B', 'C', 'D', 'E'].map((name) => entry(name, t.loader(name, 3)));
-    __startBatch(astro, entries, { concurrency: 1, order: ['E', 'C'] });
-    await Promise.all(entries.map((e) => getLoaderData(bind(astro, e.key, e.loader))));
-    assert.deepEqual(t.started, ['E', 'C', 'A', 'B', 'D']);
-    assert.equal(t.max, 1);
     endRequest(astro);
   });
 

@@ -7,6 +7,7 @@ import { hoistVitePlugin } from '../../js/vite-plugin/index.js';
 import { DependencyMap } from '../../js/vite-plugin/hmr.js';
 import { reportDiagnostics, Said } from '../../js/vite-plugin/log.js';
 import { isAstroComponentId } from '../../js/paths.js';
+import { batchComponents, batchEntries } from './batch-entries.js';
 
 const component = (body = 'export const loader = async () => 1;', template = '<p/>') =>
   `---\nimport { getLoaderData } from 'astro-hoist/runtime';\n${body}\nconst data = await getLoaderData();\n---\n${template}\n`;
@@ -79,7 +80,12 @@ function setup(files, extra = {}) {
     const result = await plugin.transform.handler.call(ctx, code, id);
     return { result, ctx };
   };
-  return { root, logger, plugin, imports, transform, p: (/** @type {string} */ rel) => path.join(root, rel) };
+  /**
+   * The batch `rel`'s module starts, as paths (`?`: conditional); null: none.
+   * @param {string} rel @param {string[]} [created] files written after the setup
+   */
+  const batch = (rel, created = []) => batchComponents(plugin.api.appends.get(path.join(root, rel)) ?? '', root, [...Object.keys(files), ...created]);
+  return { root, logger, plugin, imports, transform, batch, p: (/** @type {string} */ rel) => path.join(root, rel) };
 }
 
 /** A module graph like Vite's, recording invalidations. */
@@ -161,21 +167,20 @@ test('component: its loader stays and registers after compile; getLoaderData() b
     const compiled = 'export default function $$Card() {}\n';
     const appended = imports.transform.handler.call(fakeContext(p('')), compiled, p(rel));
     assert.ok(appended);
-    assert.equal(appended.code, `${compiled}\nimport { __registerLoader as $$hoistRegister } from "astro-hoist/runtime";\n$$hoistRegister("${key}", loader);\n`);
+    assert.equal(appended.code, `${compiled}\nimport { __registerLoader as $$hoistRegister } from "astro-hoist/runtime";\n$$hoistRegister("${key}", loader, "${rel}");\n`);
   }
   assert.equal((await transform('src/components/Plain.astro')).result, null);
   assert.equal(plugin.resolveId, undefined, 'no module of its own to resolve');
 });
 
 test('page: batch of every descendant loader (slots, layouts, aliases), files watched, reverse map set', async () => {
-  const { transform, plugin, imports, p } = setup(PAGE_FILES);
+  const { transform, plugin, imports, batch, p } = setup(PAGE_FILES);
   const { result, ctx } = await transform('src/pages/index.astro');
   assert.ok(result);
-  assert.ok(result.code.startsWith('---\n\n;$$hoistStart(Astro, [{ key: '), result.code.slice(0, 50));
-  assert.match(result.code, /component: "src\/components\/Nav\.astro", conditional: false/);
-  assert.match(result.code, /\], \{"timeout":100\}, typeof \$\$result === "undefined" \? undefined : \$\$result\);\nimport Layout/);
+  assert.ok(result.code.startsWith('---\n\n;$$hoistStart(Astro, $$hoistBatch, {"timeout":100}, typeof $$result === "undefined" ? undefined : $$result);\nimport Layout'), result.code.slice(0, 120));
+  assert.deepEqual(batch('src/pages/index.astro'), ['src/components/Nav.astro', 'src/components/Card.astro']);
   const appended = imports.transform.handler.call(fakeContext(p('')), '/* compiled */', p('src/pages/index.astro'))?.code ?? '';
-  assert.match(appended, /^\/\* compiled \*\/\nimport \{ __startBatch as \$\$hoistStart \} from "astro-hoist\/runtime";\n/);
+  assert.match(appended, /^\/\* compiled \*\/\nimport \{ __startBatch as \$\$hoistStart \} from "astro-hoist\/runtime";\nconst \$\$hoistBatch = \["[0-9a-f]{16}", "[0-9a-f]{16}"\];\n$/);
   assert.doesNotMatch(appended, /import .* from "\.\//, 'the page imports no component of its tree: their loaders are found by key');
   assert.doesNotMatch(result.code + appended, new RegExp(p('').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no absolute paths');
   assert.deepEqual(
@@ -190,10 +195,11 @@ test('page: batch of every descendant loader (slots, layouts, aliases), files wa
 });
 
 test('a layout whose tree has loaders starts its own batch too (an MDX page, an island, or any parent rendering it)', async () => {
-  const { transform } = setup(PAGE_FILES);
+  const { transform, batch } = setup(PAGE_FILES);
   const { result } = await transform('src/layouts/Layout.astro');
   assert.ok(result);
-  assert.match(result.code, /\$\$hoistStart\(Astro, \[\{ key: "[0-9a-f]{16}", component: "src\/components\/Nav\.astro"/);
+  assert.match(result.code, /\$\$hoistStart\(Astro, \$\$hoistBatch, /);
+  assert.deepEqual(batch('src/layouts/Layout.astro'), ['src/components/Nav.astro']);
 });
 
 test('a file astro-hoist cannot analyze passes through unchanged unless it uses loaders', async () => {
@@ -366,13 +372,16 @@ test('Vite 5: a delete seen only by watchChange invalidates and prunes', async (
 });
 
 test('one project for every page: a change to a shared component re-plans each page that renders it', async () => {
-  const { transform, root, p, plugin } = setup({
+  const { transform, root, p, plugin, batch } = setup({
     ...PAGE_FILES,
     'src/pages/other.astro': `---\nimport Card from '../components/Card.astro';\nimport Nav from '../components/Nav.astro';\n---\n<Nav/><Card/>\n`,
   });
-  const code = async (/** @type {string} */ rel) => /** @type {any} */ ((await transform(rel)).result)?.code ?? '';
-  assert.match(await code('src/pages/index.astro'), /Card\.astro/);
-  assert.match(await code('src/pages/other.astro'), /Card\.astro/);
+  const code = async (/** @type {string} */ rel) => {
+    await transform(rel);
+    return batch(rel) ?? [];
+  };
+  assert.ok((await code('src/pages/index.astro')).includes('src/components/Card.astro'));
+  assert.ok((await code('src/pages/other.astro')).includes('src/components/Card.astro'));
   assert.deepEqual(plugin.api.deps.modulesReading(p('src/components/Card.astro')).sort(), [p('src/pages/index.astro'), p('src/pages/other.astro')]);
   const project = await plugin.api.project();
   const before = project.generation;
@@ -383,18 +392,18 @@ test('one project for every page: a change to a shared component re-plans each p
   assert.deepEqual(ssr.invalidated.map((args) => args[0].id).sort(), [p('src/pages/index.astro'), p('src/pages/other.astro')]);
   await new Promise((resolve) => setImmediate(resolve));
   assert.ok(project.generation > before);
-  assert.doesNotMatch(await code('src/pages/index.astro'), /Card\.astro"/);
-  assert.doesNotMatch(await code('src/pages/other.astro'), /Card\.astro"/);
+  assert.deepEqual(await code('src/pages/index.astro'), ['src/components/Nav.astro']);
+  assert.deepEqual(await code('src/pages/other.astro'), ['src/components/Nav.astro']);
 });
 
 test('a child that stops being hoistable leaves the batch after it changes', async () => {
-  const { transform, root, plugin, p } = setup(PAGE_FILES);
-  const before = await transform('src/pages/index.astro');
-  assert.match(/** @type {any} */ (before.result).code, /Card\.astro/);
+  const { transform, root, plugin, p, batch } = setup(PAGE_FILES);
+  await transform('src/pages/index.astro');
+  assert.deepEqual(batch('src/pages/index.astro'), ['src/components/Nav.astro', 'src/components/Card.astro']);
   write(root, 'src/components/Card.astro', component('export const loader = async () => Astro.props.x;'));
   await plugin.hotUpdate.call({}, { type: 'update', file: p('src/components/Card.astro'), timestamp: 9, modules: [] });
-  const after = await transform('src/pages/index.astro');
-  assert.doesNotMatch(/** @type {any} */ (after.result).code, /Card\.astro";/);
+  await transform('src/pages/index.astro');
+  assert.deepEqual(batch('src/pages/index.astro'), ['src/components/Nav.astro']);
 });
 
 test('native error diagnostics -> this.error with loc (0-based column) and frame; warnings once', async () => {
@@ -474,12 +483,12 @@ test('conditional children: no batch for them alone (an info line says why), bat
   assert.equal((await plain.transform('src/pages/index.astro')).result, null);
   assert.match(plain.logger.logs.info.join('\n'), /Card\.astro:3:1: reached from src\/pages\/index\.astro only through conditional usages/);
   const speculative = setup(files, { options: { speculative: true } });
-  const { result } = await speculative.transform('src/pages/index.astro');
-  assert.match(/** @type {any} */ (result).code, /component: "src\/components\/Card\.astro", conditional: true/);
+  await speculative.transform('src/pages/index.astro');
+  assert.deepEqual(speculative.batch('src/pages/index.astro'), ['src/components/Card.astro?']);
 });
 
 test('creating a missing file invalidates pages whose walk could not find it', async () => {
-  const { transform, plugin, p, root } = setup({
+  const { transform, plugin, p, root, batch } = setup({
     'src/pages/index.astro': `---\nimport Later from '../components/Later.astro';\n---\n<Later/>\n`,
   });
   await transform('src/pages/index.astro');
@@ -488,13 +497,13 @@ test('creating a missing file invalidates pages whose walk could not find it', a
   const ssr = fakeModuleGraph([p('src/pages/index.astro')]);
   await plugin.hotUpdate.call({ environment: { moduleGraph: ssr } }, { type: 'create', file: p('src/components/Later.astro'), timestamp: 3, modules: [] });
   assert.equal(ssr.invalidated.length, 1);
-  const { result } = await transform('src/pages/index.astro');
-  assert.match(/** @type {any} */ (result).code, /Later\.astro/);
+  await transform('src/pages/index.astro');
+  assert.deepEqual(batch('src/pages/index.astro', ['src/components/Later.astro']), ['src/components/Later.astro']);
   assert.equal(plugin.api.withMissing.has(p('src/pages/index.astro')), false);
 });
 
 test('components of one folder share what a specifier resolves to; a created file asks again', async () => {
-  const { transform, plugin, p, root } = setup({
+  const { transform, plugin, p, root, batch } = setup({
     'src/pages/index.astro': `---\nimport A from '../components/A.astro';\nimport B from '../components/B.astro';\n---\n<A/><B/>\n`,
     'src/components/A.astro': `---\nimport Shared from './Shared.astro';\nimport Later from './Later.astro';\n---\n<Shared/><Later/>\n`,
     'src/components/B.astro': `---\nimport Shared from './Shared.astro';\nimport Later from './Later.astro';\n---\n<Shared/><Later/>\n`,
@@ -515,8 +524,8 @@ test('components of one folder share what a specifier resolves to; a created fil
   write(root, 'src/components/Later.astro', component());
   await plugin.watchChange(p('src/components/Later.astro'), { event: 'create' });
   await plugin.hotUpdate.call({ environment: { moduleGraph: fakeModuleGraph([]) } }, { type: 'create', file: p('src/components/Later.astro'), timestamp: 9, modules: [] });
-  const { result } = await transform('src/pages/index.astro', ctx);
-  assert.match(/** @type {any} */ (result).code, /Later\.astro/);
+  await transform('src/pages/index.astro', ctx);
+  assert.ok(batch('src/pages/index.astro', ['src/components/Later.astro'])?.includes('src/components/Later.astro'));
 });
 
 test('DependencyMap: set replaces, forget and deleteFile prune both directions', () => {
@@ -632,18 +641,17 @@ test('barrels, namespace, slots, conditional; page keys equal the children\'s ow
     return /** @type {any} */ (await plugin.transform.handler.call(ctx, fs.readFileSync(id, 'utf8'), id));
   };
   const pageId = path.join(root, 'src/pages/index.astro');
-  const page = (await run('src/pages/index.astro')).code;
-  assert.doesNotMatch(imports.transform.handler.call(ctx, '', pageId)?.code ?? '', /Deep\.astro/);
-  const entries = [...page.matchAll(/\{ key: "([0-9a-f]{16})", component: "([^"]+)", conditional: (true|false) \}/g)].map((m) => [m[2], m[1], m[3]]);
-  assert.deepEqual(
-    entries.map(([c, , cond]) => `${c} ${cond}`),
-    ['src/components/Nav.astro false', 'src/components/Card.astro false', 'src/components/Deep.astro true'],
-  );
-  for (const [rel, key] of entries) {
+  await run('src/pages/index.astro');
+  const appended = imports.transform.handler.call(ctx, '', pageId)?.code ?? '';
+  assert.doesNotMatch(appended, /Deep\.astro/, 'no import of the conditional child');
+  const children = ['src/components/Nav.astro', 'src/components/Card.astro', 'src/components/Deep.astro'];
+  assert.deepEqual(batchComponents(appended, root, children), ['src/components/Nav.astro', 'src/components/Card.astro', 'src/components/Deep.astro?']);
+  const keys = (batchEntries(appended) ?? []).map((e) => e.key);
+  for (const [i, rel] of children.entries()) {
     const id = path.join(root, rel);
     const own = (await run(rel)).code;
-    assert.ok(own.includes(`key: "${key}", loader: loader, component: "${rel}"`), rel);
-    assert.ok((imports.transform.handler.call(ctx, '', id)?.code ?? '').includes(`$$hoistRegister("${key}", loader);`), `${rel} registers its loader under the key the page's batch uses`);
+    assert.ok(own.includes(`key: "${keys[i]}", loader: loader, component: "${rel}"`), rel);
+    assert.ok((imports.transform.handler.call(ctx, '', id)?.code ?? '').includes(`$$hoistRegister("${keys[i]}", loader, "${rel}");`), `${rel} registers its loader under the key the page's batch uses`);
   }
   assert.deepEqual(
     [...plugin.api.deps.dependencies.get(path.join(root, 'src/pages/index.astro')) ?? []].map((f) => path.relative(root, f)).sort(),
