@@ -158,6 +158,8 @@ impl Project {
     /// Answers questions of `walk`.
     #[napi]
     pub fn answer(&self, answers: Vec<Answer>) -> Result<()> {
+        let mut resolutions = Vec::with_capacity(answers.len());
+        let mut loads = Vec::new();
         for a in answers {
             match a.kind {
                 RequestKind::Resolve => {
@@ -172,7 +174,7 @@ impl Project {
                         (Some(id), _) => core::resolve::Resolution::Module(id),
                         (None, _) => core::resolve::Resolution::Missing,
                     };
-                    self.inner.answer_resolve(&specifier, &importer, resolution);
+                    resolutions.push((specifier, importer, resolution));
                 }
                 RequestKind::Load => {
                     let Some(id) = a.id else {
@@ -186,10 +188,16 @@ impl Project {
                         (None, Some(why)) => Err(why),
                         (None, None) => Err("no source".to_string()),
                     };
-                    let project = Arc::clone(&self.inner);
-                    guard(move || project.answer_load(&id, source))?;
+                    loads.push((id, source));
                 }
             }
+        }
+        if !resolutions.is_empty() {
+            self.inner.answer_resolves(resolutions);
+        }
+        for (id, source) in loads {
+            let project = Arc::clone(&self.inner);
+            guard(move || project.answer_load(&id, source))?;
         }
         Ok(())
     }

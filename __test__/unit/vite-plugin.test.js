@@ -7,6 +7,7 @@ import { hoistVitePlugin } from '../../js/vite-plugin/index.js';
 import { DependencyMap } from '../../js/vite-plugin/hmr.js';
 import { reportDiagnostics, Said } from '../../js/vite-plugin/log.js';
 import { isAstroComponentId } from '../../js/paths.js';
+import { settle } from '../../js/vite-plugin/walk.js';
 import { batchComponents, batchEntries } from './batch-entries.js';
 
 const component = (body = 'export const loader = async () => 1;', template = '<p/>') =>
@@ -526,6 +527,38 @@ test('components of one folder share what a specifier resolves to; a created fil
   await plugin.hotUpdate.call({ environment: { moduleGraph: fakeModuleGraph([]) } }, { type: 'create', file: p('src/components/Later.astro'), timestamp: 9, modules: [] });
   await transform('src/pages/index.astro', ctx);
   assert.ok(batch('src/pages/index.astro', ['src/components/Later.astro'])?.includes('src/components/Later.astro'));
+});
+
+test('concurrent walks over one tree answer each question once; the others wait for it', async () => {
+  // A project whose walk asks what is still open, as the core does for every module a walk reaches.
+  const open = new Set(['./A.astro', './B.astro', './C.astro']);
+  /** @type {string[]} */
+  const answered = [];
+  const project = /** @type {any} */ ({
+    walk: async () => [...open].map((specifier) => ({ kind: 'resolve', specifier, importer: '/p/src/pages/index.astro' })),
+    /** @param {any[]} answers */
+    answer(answers) {
+      for (const a of answers) {
+        answered.push(a.specifier);
+        open.delete(a.specifier);
+      }
+    },
+  });
+  let calls = 0;
+  const resolver = {
+    /** @param {string} specifier */
+    resolve: async (specifier) => {
+      calls++;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      return { id: `/p/src/components/${specifier.slice(2)}` };
+    },
+    load: async () => null,
+  };
+  const rounds = await Promise.all([settle(project, ['/p/a'], resolver), settle(project, ['/p/b'], resolver), settle(project, ['/p/c'], resolver)]);
+  assert.deepEqual(answered.sort(), ['./A.astro', './B.astro', './C.astro'], 'each question answered once, by one walk');
+  assert.equal(calls, 3);
+  assert.deepEqual(rounds, [2, 2, 2], 'every walk ends once the answers it waited for are in');
+  assert.equal(open.size, 0);
 });
 
 test('DependencyMap: set replaces, forget and deleteFile prune both directions', () => {

@@ -101,6 +101,9 @@ function scopeKey(importer, specifier) {
 
 /**
  * Walks from `roots` until the core has no question left (or a round brings nothing new).
+ * Concurrent walks (a bundler transforms many components at once, and their trees overlap) each
+ * answer only the questions no other walk is answering: the others wait for those answers to
+ * land in the project.
  * @param {Project} project
  * @param {string[]} roots module ids
  * @param {Resolver} resolver
@@ -108,52 +111,74 @@ function scopeKey(importer, specifier) {
  * @returns {Promise<number>} the rounds it took
  */
 export async function settle(project, roots, resolver, walk = (r) => project.walk(r)) {
-  /** @type {Set<string>} */
+  /** @type {Set<string>} the questions this walk answered */
   const asked = new Set();
-  let memo = resolutions.get(project);
-  if (!memo) resolutions.set(project, (memo = new Map()));
-  const shared = memo;
-  /** @type {Map<string, Promise<Answer>>} */
-  const loads = loading.get(project) ?? new Map();
-  loading.set(project, loads);
+  const shared = perProject(resolutions, project);
+  const answering = perProject(inFlight, project);
   for (let round = 1; round <= MAX_ROUNDS; round++) {
-    const requests = (await walk(roots)).filter((r) => {
-      const key = requestKey(r);
-      if (asked.has(key)) return false;
-      asked.add(key);
-      return true;
-    });
-    if (requests.length === 0) return round;
-    /** @type {string[]} */
+    /** @type {Request[]} */
     const mine = [];
-    const answers = await Promise.all(
-      requests.map(async (request) => {
-        if (request.kind === 'resolve') {
-          const specifier = /** @type {string} */ (request.specifier);
-          const importer = /** @type {string} */ (request.importer);
-          const key = scopeKey(importer, specifier);
-          let known = shared.get(key);
-          if (!known) {
-            known = resolveAnswer(resolver, specifier, importer);
-            shared.set(key, known);
-          }
-          return /** @type {Answer} */ ({ kind: 'resolve', specifier, importer, ...(await known) });
-        }
-        const key = requestKey(request);
-        let pending = loads.get(key);
-        if (!pending) {
-          pending = answer(resolver, request);
-          loads.set(key, pending);
-          mine.push(key);
-        }
-        return pending;
-      }),
-    );
-    project.answer(answers);
-    // Recorded in the project now: no walk asks again (until the module is forgotten).
-    for (const key of mine) loads.delete(key);
+    /** @type {Promise<void>[]} */
+    const others = [];
+    for (const request of await walk(roots)) {
+      const key = requestKey(request);
+      const landing = answering.get(key);
+      if (landing) others.push(landing);
+      else if (!asked.has(key)) {
+        asked.add(key);
+        mine.push(request);
+      }
+    }
+    if (mine.length === 0 && others.length === 0) return round;
+    /** @type {() => void} */
+    let landed = () => {};
+    const landing = new Promise((resolve) => {
+      landed = () => resolve(undefined);
+    });
+    const keys = mine.map(requestKey);
+    for (const key of keys) answering.set(key, landing);
+    try {
+      const answers = await Promise.all(mine.map((request) => (request.kind === 'resolve' ? sharedResolve(shared, resolver, request) : answer(resolver, request))));
+      if (answers.length > 0) project.answer(answers);
+    } finally {
+      // Recorded in the project now: no walk asks again (until the module is forgotten).
+      for (const key of keys) if (answering.get(key) === landing) answering.delete(key);
+      landed();
+    }
+    await Promise.all(others);
   }
   return MAX_ROUNDS;
+}
+
+/**
+ * The answer to a resolve request, shared by every importer of one folder and file type.
+ * @param {Map<string, Promise<{ resolved?: string, external?: true }>>} shared
+ * @param {Resolver} resolver
+ * @param {Request} request
+ * @returns {Promise<Answer>}
+ */
+async function sharedResolve(shared, resolver, request) {
+  const specifier = /** @type {string} */ (request.specifier);
+  const importer = /** @type {string} */ (request.importer);
+  const key = scopeKey(importer, specifier);
+  let known = shared.get(key);
+  if (!known) {
+    known = resolveAnswer(resolver, specifier, importer);
+    shared.set(key, known);
+  }
+  return { kind: 'resolve', specifier, importer, ...(await known) };
+}
+
+/**
+ * @template V
+ * @param {WeakMap<Project, Map<string, V>>} maps
+ * @param {Project} project
+ * @returns {Map<string, V>}
+ */
+function perProject(maps, project) {
+  let map = maps.get(project);
+  if (!map) maps.set(project, (map = new Map()));
+  return map;
 }
 
 /**
@@ -165,10 +190,11 @@ export async function settle(project, roots, resolver, walk = (r) => project.wal
 const resolutions = new WeakMap();
 
 /**
- * Virtual modules being loaded, per project.
- * @type {WeakMap<Project, Map<string, Promise<Answer>>>}
+ * The questions some walk is answering, per project: the promise that settles once its answers
+ * are in the project.
+ * @type {WeakMap<Project, Map<string, Promise<void>>>}
  */
-const loading = new WeakMap();
+const inFlight = new WeakMap();
 
 /**
  * Drops the shared resolutions of `project`: a file was created, deleted or changed, which may

@@ -295,14 +295,29 @@ impl Project {
 
     /// Records the answer to a resolution request.
     pub fn answer_resolve(&self, specifier: &str, importer: &str, resolution: Resolution) {
+        self.answer_resolves([(specifier.to_string(), importer.to_string(), resolution)]);
+    }
+
+    /// Records the answers to resolution requests (specifier, importer, resolution), under one
+    /// write lock: a bundler's walks read the project from the thread pool all the while, and
+    /// each write waits for their reads.
+    pub fn answer_resolves(&self, answers: impl IntoIterator<Item = (String, String, Resolution)>) {
         let mut state = self.state.write();
-        state.pending.remove(&Request::Resolve {
-            specifier: specifier.to_string(),
-            importer: importer.to_string(),
-        });
-        state
-            .resolutions
-            .insert((importer.to_string(), specifier.to_string()), resolution);
+        for (specifier, importer, resolution) in answers {
+            let request = Request::Resolve {
+                specifier,
+                importer,
+            };
+            state.pending.remove(&request);
+            let Request::Resolve {
+                specifier,
+                importer,
+            } = request
+            else {
+                unreachable!("built as a resolve request above")
+            };
+            state.resolutions.insert((importer, specifier), resolution);
+        }
         state.generation += 1;
     }
 
