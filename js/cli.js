@@ -6,6 +6,7 @@
 // report.js as pure functions.
 
 import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import module from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -13,6 +14,10 @@ import { analyzeProject, ConfigError } from './analyze.js';
 import { checkBudget, formatViolations, parseBaseline, parseFailOn, toSarif } from './check.js';
 import { formatMigration, migrateFiles } from './migrate.js';
 import { buildHtmlReport, costsFromServerTiming, exitCode, formatTable, parseCosts, toJson, unknownCosts } from './report.js';
+
+// Node's on-disk cache of compiled code (Node 22.1+), as Astro's and Vite's own CLIs enable it:
+// `analyze` loads Astro, Vite and the project's integrations on every run.
+module.enableCompileCache?.();
 
 /**
  * @typedef {import('./report.js').Analysis} Analysis
