@@ -29,16 +29,20 @@ const LABEL = { plain: 'plain Astro', hoist: 'hoist()', 'hoist-c4': 'hoist({ con
  * `astro-hoist analyze` of a site in a child with the environment's Node, through the installed
  * package (as `npx astro-hoist analyze` runs): its timings.
  * @param {string} root
+ * @param {string} compileCache Node's compile cache directory
  * @returns {{ total: number, config: number, walk: number, plan: number, routes: number }}
  */
-function analyzeTimings(root) {
+function analyzeTimings(root, compileCache) {
   const analyze = path.join(envDir(ENV), 'node_modules', 'astro-hoist', 'js', 'analyze.js');
-  const script = `import { analyzeProject } from ${JSON.stringify(analyze)};
+  // Node's compile cache on, as the CLI turns it on (js/cli.js).
+  const script = `import module from 'node:module';
+module.enableCompileCache?.();
+const { analyzeProject } = await import(${JSON.stringify(analyze)});
 const timings = {};
 const started = performance.now();
 const analysis = await analyzeProject(${JSON.stringify(root)}, { timings });
 process.stdout.write(JSON.stringify({ total: performance.now() - started, ...timings, routes: analysis.routes.length }));`;
-  const child = spawnSync(nodeBinary(ENV), ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 600_000, env: { ...process.env, ASTRO_TELEMETRY_DISABLED: '1' } });
+  const child = spawnSync(nodeBinary(ENV), ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 600_000, env: { ...process.env, ASTRO_TELEMETRY_DISABLED: '1', NODE_COMPILE_CACHE: compileCache } });
   if (child.status !== 0) throw new Error(`analyze of ${root} failed:\n${child.stderr}`);
   return JSON.parse(child.stdout);
 }
@@ -60,36 +64,47 @@ process.stdout.write(JSON.stringify({ ms, files: project.files.length, hits: pro
 }
 
 /**
- * `astro dev`: the time from saving a deep component to the page showing it, `edits` times.
- * @param {string} root
+ * `astro dev`: the time from saving a deep component to the page showing it, `edits` times per
+ * variant, a dev server of each running side by side.
+ * @param {Record<string, string>} variants name -> project root
  * @param {string} deep root-relative component the first route renders
  * @param {number} edits
+ * @returns {Promise<Record<string, number[]>>} the times by variant
  */
-async function devEdits(root, deep, edits) {
+async function devEdits(variants, deep, edits) {
   const api = await startLatencyApi({ delayMs: 0 });
-  const server = await dev(root, { env: { HOIST_API: api.url } });
-  /** @type {number[]} */
-  const times = [];
+  /** @type {{ name: string, root: string, url: string, file: string, original: string, stop: () => Promise<void> }[]} */
+  const servers = [];
+  /** @type {Record<string, number[]>} */
+  const times = {};
   try {
-    const url = `${server.url}/r0`;
-    for (let warm = 0; warm < 3; warm++) assert200(await fetchResponse(url));
-    const file = path.join(root, deep);
-    const original = fs.readFileSync(file, 'utf8');
-    for (let n = 0; n < edits; n++) {
-      const marker = `edit-${n}-${Date.now()}`;
-      const started = performance.now();
-      fs.writeFileSync(file, original.replace('<slot />', `<slot /><i>${marker}</i>`));
-      for (;;) {
-        const response = await fetchResponse(url);
-        if (response.status === 200 && response.text.includes(marker)) break;
-        if (performance.now() - started > 30_000) throw new Error(`${root}: the edit never showed`);
-      }
-      times.push(performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const [name, root] of Object.entries(variants)) {
+      const server = await dev(root, { env: { HOIST_API: api.url } });
+      const file = path.join(root, deep);
+      servers.push({ name, root, url: `${server.url}/r0`, file, original: fs.readFileSync(file, 'utf8'), stop: () => server.stop() });
+      times[name] = [];
     }
-    fs.writeFileSync(file, original);
+    for (const { url } of servers) for (let warm = 0; warm < 3; warm++) assert200(await fetchResponse(url));
+    // Both servers up, edits alternating: drift on the machine reaches both alike.
+    for (let n = 0; n < edits; n++) {
+      for (const { name, root, url, file, original } of n % 2 === 0 ? servers : [...servers].reverse()) {
+        const marker = `edit-${n}-${Date.now()}`;
+        const started = performance.now();
+        fs.writeFileSync(file, original.replace('<slot />', `<slot /><i>${marker}</i>`));
+        for (;;) {
+          const response = await fetchResponse(url);
+          if (response.status === 200 && response.text.includes(marker)) break;
+          if (performance.now() - started > 30_000) throw new Error(`${root}: the edit never showed`);
+        }
+        times[name].push(performance.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+    }
   } finally {
-    await server.stop();
+    for (const { file, original, stop } of servers) {
+      fs.writeFileSync(file, original);
+      await stop();
+    }
     await api.stop();
   }
   return times;
@@ -112,7 +127,9 @@ export async function runScale({ quick, progress }) {
   /** @type {string[]} */
   const shapes = [];
   for (const size of sizes) {
-    const rounds = quick || size >= 1000 ? 1 : 2;
+    // Builds of one site vary by ±10% run to run on a shared 2-core machine: several rounds,
+    // variants alternating, and the median of each.
+    const rounds = quick ? 1 : size >= 1000 ? 2 : size >= 300 ? 4 : 5;
     /** @type {Record<string, string>} */
     const roots = {};
     let shape = { files: 0, components: 0, loaders: 0, deep: '' };
@@ -160,7 +177,11 @@ export async function runScale({ quick, progress }) {
     // analyze, through the Astro config (the hoist() site).
     /** @type {ReturnType<typeof analyzeTimings>[]} */
     const analyses = [];
-    for (let i = 0; i < (quick ? 1 : 3); i++) analyses.push(analyzeTimings(roots.hoist));
+    // The first run fills Node's compile cache (a fresh cache directory): reported apart.
+    const compileCache = path.join(REPO_ROOT, '.e2e', 'bench-compile-cache');
+    fs.rmSync(compileCache, { recursive: true, force: true });
+    const first = analyzeTimings(roots.hoist, compileCache);
+    for (let i = 0; i < (quick ? 1 : 5); i++) analyses.push(analyzeTimings(roots.hoist, compileCache));
     const total = median(analyses.map((a) => a.total));
     const planning = median(analyses.map((a) => a.plan));
     progress(`scale ${size}: analyze ${total.toFixed(0)} ms (planning ${planning.toFixed(0)} ms, ${analyses[0].routes} routes)`);
@@ -171,9 +192,17 @@ export async function runScale({ quick, progress }) {
       unit: 'ms',
       ratio: '',
       baseline: '',
-      note: `loading the config ${fixed(median(analyses.map((a) => a.config)), 0)} ms, walking ${fixed(median(analyses.map((a) => a.walk)), 0)} ms`,
+      note: `loading the config ${fixed(median(analyses.map((a) => a.config)), 0)} ms, walking ${fixed(median(analyses.map((a) => a.walk)), 0)} ms; runs: ${analyses.map((a) => a.total.toFixed(0)).join(', ')} ms; the first, filling the compile cache: ${fixed(first.total, 0)} ms`,
     });
-    rows.push({ case: `astro-hoist analyze, ${size} routes`, variant: 'planning every route', value: fixed(planning, 1), unit: 'ms', ratio: '', baseline: '' });
+    rows.push({
+      case: `astro-hoist analyze, ${size} routes`,
+      variant: 'planning every route',
+      value: fixed(planning, 1),
+      unit: 'ms',
+      ratio: '',
+      baseline: '',
+      note: `runs: ${analyses.map((a) => a.plan.toFixed(0)).join(', ')} ms`,
+    });
 
     // The disk scan, cold and warm.
     const cacheDir = path.join(REPO_ROOT, '.e2e', 'bench-scale-cache', String(size));
@@ -199,12 +228,8 @@ export async function runScale({ quick, progress }) {
     progress(`scale ${size}: scan cold ${median(scans.cold).toFixed(0)} ms, warm ${median(scans.warm).toFixed(0)} ms`);
 
     if (size === 300) {
-      /** @type {Record<string, number[]>} */
-      const edits = { plain: [], hoist: [] };
-      for (const variant of /** @type {const} */ (['plain', 'hoist'])) {
-        edits[variant] = await devEdits(roots[variant], shape.deep, quick ? 3 : 7);
-        progress(`scale ${size}: dev edit ${variant} ${median(edits[variant]).toFixed(0)} ms`);
-      }
+      const edits = await devEdits({ plain: roots.plain, hoist: roots.hoist }, shape.deep, quick ? 3 : 11);
+      progress(`scale ${size}: dev edit plain ${median(edits.plain).toFixed(0)} ms, hoist ${median(edits.hoist).toFixed(0)} ms`);
       for (const variant of /** @type {const} */ (['plain', 'hoist'])) {
         rows.push({
           case: `astro dev, edit a level-6 component, ${size} routes`,
@@ -226,9 +251,9 @@ export async function runScale({ quick, progress }) {
       'deep, each component rendering two of the next level, one as the other\'s slot content, over a pool of components shared ' +
       'between routes; 40% of imports through a Vite alias from astro.config, 30% through a barrel module per level, 30% relative; ' +
       `40% of components have a loader. ${shapes.join('; ')}. Plain Astro awaits the same loaders inline. Every build from a clean ` +
-      'state (no dist/, .astro/, node_modules/.cache), variants alternating; wall time of the `astro build` process and its peak ' +
+      'state (no dist/, .astro/, node_modules/.cache), variants alternating (5 rounds at 50 routes, 4 at 300, 2 at 1,000); wall time of the `astro build` process and its peak ' +
       'resident memory (VmHWM). `analyze`: the installed CLI\'s engine in a fresh process reading the project through its Astro ' +
-      'config; "planning every route" is `planRoutes` after the walk. Disk scan: `scanProject` in a fresh process, cold (no disk ' +
+      'config, with Node\'s compile cache on as the CLI turns it on (the first run, filling it, reported apart); "planning every route" is `planRoutes` after the walk. Disk scan: `scanProject` in a fresh process, cold (no disk ' +
       'cache) then warm. Dev: `astro dev`, the time from writing a level-6 component that /r0 renders to the first response of /r0 ' +
       'showing the change (requests back to back). Medians.',
     rows,
