@@ -8,9 +8,6 @@ import { fileURLToPath } from 'node:url';
 import { CACHE_CONFIG_ID, cacheConfigPlugin } from './vite-plugin/cache-config.js';
 import { hoistVitePlugin } from './vite-plugin/index.js';
 import { resolveServerTiming, validateOptions } from './options.js';
-import { analysisOf, buildHtmlReport, toJson } from './report.js';
-import { SWAP_SCRIPT_HASH } from './defer.js';
-import { TOOLBAR_APP_ID, toolbarServer } from './toolbar/server.js';
 
 export { analyzeComponent, analyzeComponentSync, analyzeComponents } from '../index.js';
 
@@ -50,7 +47,7 @@ export default function hoist(options) {
   const validated = validateOptions(options);
   /** @type {ReturnType<typeof hoistVitePlugin> | null} */
   let plugins = null;
-  /** @type {ReturnType<typeof toolbarServer> | null} the dev toolbar app's server side (dev only) */
+  /** @type {ReturnType<typeof import('./toolbar/server.js').toolbarServer> | null} the dev toolbar app's server side (dev only) */
   let toolbar = null;
   /** @type {import('./toolbar/server.js').ResolvedRoute[]} Astro's routes, for the toolbar */
   let astroRoutes = [];
@@ -59,8 +56,10 @@ export default function hoist(options) {
     /** The validated options (for `astro-hoist analyze`). */
     options: validated,
     hooks: {
+      // What only some runs need is imported when they need it (the report, the dev toolbar, the
+      // deferred parts' script): every build loads this module.
       /** @param {ConfigSetup} setup */
-      'astro:config:setup': ({ config, command, updateConfig, addMiddleware, addDevToolbarApp, logger }) => {
+      'astro:config:setup': async ({ config, command, updateConfig, addMiddleware, addDevToolbarApp, logger }) => {
         const dev = command === 'dev';
         const root = fileURLToPath(config.root);
         const report = validated.report && command === 'build' ? path.resolve(root, validated.report === true ? DEFAULT_REPORT_DIR : validated.report) : null;
@@ -77,6 +76,7 @@ export default function hoist(options) {
           logger,
           onReport: report
             ? async (routes, project) => {
+                const { analysisOf, buildHtmlReport, toJson } = await import('./report.js');
                 const analysis = analysisOf({
                   root: project.root,
                   source: 'build',
@@ -95,6 +95,7 @@ export default function hoist(options) {
         // The dev toolbar app: the page's loaders as a timeline (astro dev only, unless turned off).
         toolbar = null;
         if (dev && validated.toolbar !== false && config.devToolbar?.enabled !== false && addDevToolbarApp) {
+          const { TOOLBAR_APP_ID, toolbarServer } = await import('./toolbar/server.js');
           const made = plugins;
           toolbar = toolbarServer({ root, base: config.base, planner: () => made[0].api, routes: () => astroRoutes });
           addDevToolbarApp({ id: TOOLBAR_APP_ID, name: 'astro-hoist loaders', icon: TOOLBAR_ICON, entrypoint: fileURLToPath(new URL('./toolbar/app.js', import.meta.url)) });
@@ -123,7 +124,8 @@ export default function hoist(options) {
         const srcDir = config.srcDir ? fileURLToPath(config.srcDir) : path.join(root, 'src');
         if (usesDefer(srcDir)) {
           addMiddleware({ entrypoint: 'astro-hoist/defer-middleware', order: 'post' });
-          allowSwapScript(config, updateConfig);
+          const { SWAP_SCRIPT_HASH } = await import('./defer.js');
+          allowSwapScript(config, updateConfig, SWAP_SCRIPT_HASH);
         }
       },
       /**
@@ -190,13 +192,14 @@ export function usesDefer(dir) {
  * policy must allow the swap script: its hash goes into the policy's script hashes.
  * @param {ConfigSetup['config']} config
  * @param {ConfigSetup['updateConfig']} updateConfig
+ * @param {string} hash the swap script's
  */
-function allowSwapScript(config, updateConfig) {
+function allowSwapScript(config, updateConfig, hash) {
   for (const where of /** @type {const} */ (['security', 'experimental'])) {
     const csp = config[where]?.csp;
     if (!csp) continue;
     // Astro merges this into the user's policy (arrays concatenate). `true` is replaced by this
     // object, which then needs the algorithm `true` stands for (Astro's default, SHA-256).
-    updateConfig({ [where]: { csp: { ...(csp === true ? { algorithm: 'SHA-256' } : {}), scriptDirective: { hashes: [SWAP_SCRIPT_HASH] } } } });
+    updateConfig({ [where]: { csp: { ...(csp === true ? { algorithm: 'SHA-256' } : {}), scriptDirective: { hashes: [hash] } } } });
   }
 }

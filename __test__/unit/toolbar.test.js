@@ -25,7 +25,7 @@ async function configSetup(options, { command = 'dev', config = {} } = {}) {
   /** @type {any[]} */
   const updates = [];
   const integration = hoist(/** @type {any} */ (options));
-  integration.hooks['astro:config:setup']({
+  await integration.hooks['astro:config:setup']({
     config: { root: new URL('file:///proj/'), srcDir: new URL('file:///proj/src/'), ...config },
     command: /** @type {any} */ (command),
     updateConfig: (c) => updates.push(c),

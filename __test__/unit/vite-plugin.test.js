@@ -614,7 +614,7 @@ test('integration: validates options in the factory, wires the plugin and the mi
   const updates = [];
   /** @type {any[]} */
   const middleware = [];
-  integration.hooks['astro:config:setup']({
+  await integration.hooks['astro:config:setup']({
     config: { root: new URL('file:///proj/'), srcDir: new URL('file:///proj/src/') },
     updateConfig: (c) => updates.push(c),
     addMiddleware: (m) => middleware.push(m),
@@ -702,12 +702,12 @@ test('<Defer>: a project that imports it gets the defer middleware (inside the o
     fs.mkdirSync(path.join(root, 'app', 'pages', 'deep'), { recursive: true });
     fs.writeFileSync(path.join(root, 'app', 'pages', 'index.astro'), '---\n---\n<p/>\n');
     /** @param {Record<string, unknown>} config */
-    const setup = (config) => {
+    const setup = async (config) => {
       /** @type {any[]} */
       const updates = [];
       /** @type {any[]} */
       const middleware = [];
-      hoist().hooks['astro:config:setup']({
+      await hoist().hooks['astro:config:setup']({
         config: { root: new URL(`file://${root}/`), srcDir: new URL(`file://${root}/app/`), ...config },
         updateConfig: (/** @type {any} */ c) => updates.push(c),
         addMiddleware: (/** @type {any} */ m) => middleware.push(m),
@@ -715,13 +715,13 @@ test('<Defer>: a project that imports it gets the defer middleware (inside the o
       });
       return { updates, middleware };
     };
-    assert.deepEqual(setup({}).middleware, [], 'no Defer: no middleware, every response untouched');
+    assert.deepEqual((await setup({})).middleware, [], 'no Defer: no middleware, every response untouched');
     fs.writeFileSync(path.join(root, 'app', 'pages', 'deep', 'post.astro'), "---\nimport Defer from 'astro-hoist/Defer.astro';\n---\n<Defer><p/></Defer>\n");
-    const used = setup({ security: { csp: true } });
+    const used = await setup({ security: { csp: true } });
     assert.deepEqual(used.middleware, [{ entrypoint: 'astro-hoist/defer-middleware', order: 'post' }]);
     assert.deepEqual(used.updates.slice(1), [{ security: { csp: { algorithm: 'SHA-256', scriptDirective: { hashes: [SWAP_SCRIPT_HASH] } } } }]);
-    assert.deepEqual(setup({ experimental: { csp: { algorithm: 'SHA-256' } } }).updates.slice(1), [{ experimental: { csp: { scriptDirective: { hashes: [SWAP_SCRIPT_HASH] } } } }]);
-    assert.deepEqual(setup({}).updates.slice(1), [], 'no CSP: nothing to allow');
+    assert.deepEqual((await setup({ experimental: { csp: { algorithm: 'SHA-256' } } })).updates.slice(1), [{ experimental: { csp: { scriptDirective: { hashes: [SWAP_SCRIPT_HASH] } } } }]);
+    assert.deepEqual((await setup({})).updates.slice(1), [], 'no CSP: nothing to allow');
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
