@@ -118,6 +118,8 @@ export async function settle(project, roots, resolver, walk = (r) => project.wal
   for (let round = 1; round <= MAX_ROUNDS; round++) {
     /** @type {Request[]} */
     const mine = [];
+    /** @type {string[]} their keys */
+    const keys = [];
     /** @type {Promise<void>[]} */
     const others = [];
     for (const request of await walk(roots)) {
@@ -127,6 +129,7 @@ export async function settle(project, roots, resolver, walk = (r) => project.wal
       else if (!asked.has(key)) {
         asked.add(key);
         mine.push(request);
+        keys.push(key);
       }
     }
     if (mine.length === 0 && others.length === 0) return round;
@@ -135,7 +138,6 @@ export async function settle(project, roots, resolver, walk = (r) => project.wal
     const landing = new Promise((resolve) => {
       landed = () => resolve(undefined);
     });
-    const keys = mine.map(requestKey);
     for (const key of keys) answering.set(key, landing);
     try {
       const answers = await Promise.all(mine.map((request) => (request.kind === 'resolve' ? sharedResolve(shared, resolver, request) : answer(resolver, request))));

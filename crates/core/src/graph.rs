@@ -293,11 +293,6 @@ impl Project {
         self.state.read().generation
     }
 
-    /// Records the answer to a resolution request.
-    pub fn answer_resolve(&self, specifier: &str, importer: &str, resolution: Resolution) {
-        self.answer_resolves([(specifier.to_string(), importer.to_string(), resolution)]);
-    }
-
     /// Records the answers to resolution requests (specifier, importer, resolution), under one
     /// write lock: a bundler's walks read the project from the thread pool all the while, and
     /// each write waits for their reads.
@@ -309,14 +304,13 @@ impl Project {
                 importer,
             };
             state.pending.remove(&request);
-            let Request::Resolve {
+            if let Request::Resolve {
                 specifier,
                 importer,
             } = request
-            else {
-                unreachable!("built as a resolve request above")
-            };
-            state.resolutions.insert((importer, specifier), resolution);
+            {
+                state.resolutions.insert((importer, specifier), resolution);
+            }
         }
         state.generation += 1;
     }
