@@ -160,10 +160,23 @@ impl Project {
     /// `id` relative to the root (virtual ids as they are).
     pub fn relative(&self, id: &str) -> String {
         if is_virtual(id) {
-            id.to_string()
-        } else {
-            relative_path(id, Some(&self.root))
+            return id.to_string();
         }
+        // Module ids are normalized paths already: most are the root, a slash and the rest.
+        // Planning asks this of every component of every route, so skip normalizing those.
+        if let Some(rest) = id
+            .strip_prefix(self.root.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+        {
+            let plain = !rest.contains('\\')
+                && rest
+                    .split('/')
+                    .all(|part| !part.is_empty() && part != "." && part != "..");
+            if plain {
+                return rest.to_string();
+            }
+        }
+        relative_path(id, Some(&self.root))
     }
 
     fn options(&self) -> AnalyzeOptions {
@@ -923,5 +936,42 @@ mod tests {
         );
         assert_eq!(markdown_layout("---\ntitle: x\n---\nlayout: no"), None);
         assert_eq!(markdown_layout("# no frontmatter"), None);
+    }
+
+    struct NoHost;
+
+    impl crate::resolve::Host for NoHost {
+        fn resolve(&self, _: &str, _: &str) -> Option<Resolution> {
+            None
+        }
+        fn load(&self, _: &str) -> Option<Result<String, String>> {
+            None
+        }
+    }
+
+    #[test]
+    fn relative_paths_as_the_slow_way_makes_them() {
+        let project = Project::new("/site/", Box::new(NoHost));
+        for id in [
+            "/site/src/pages/index.astro",
+            "/site/src/components/../layouts/Base.astro",
+            "/site/src/./a.astro",
+            "/site//src/a.astro",
+            "/site/src/.hidden/a.astro",
+            "/site/src/a..b.astro",
+            "/site",
+            "/site/",
+            "/sites/a.astro",
+            "/other/a.astro",
+            "C:\\site\\a.astro",
+            "\0virtual:x",
+        ] {
+            let expected = if is_virtual(id) {
+                id.to_string()
+            } else {
+                relative_path(id, Some("/site"))
+            };
+            assert_eq!(project.relative(id), expected, "{id}");
+        }
     }
 }
