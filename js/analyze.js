@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { planRoutes } from './plans.js';
 import { analysisOf } from './report.js';
 import { hoistVitePlugin, loadedCode } from './vite-plugin/index.js';
 
@@ -113,7 +114,7 @@ async function analyzeOnDisk(root, options) {
   options.onPhase?.('plan');
   const plan = planOptions(options);
   started = performance.now();
-  const routes = await project.planRoutes(plan);
+  const routes = await planRoutes(project, plan);
   timings.plan = performance.now() - started;
   return analysisOf({ root: project.root, source: 'disk', routes, diagnostics: project.diagnostics(), cycles: project.cycles(), options: reportOptions(plan) });
 }
@@ -227,7 +228,7 @@ async function analyzeWithAstro(root, astroDir, options) {
     timings.walk = performance.now() - started;
     const plan = planOptions(options, configured);
     started = performance.now();
-    const routes = await project.planRoutes(plan);
+    const routes = await planRoutes(project, plan);
     timings.plan = performance.now() - started;
     return analysisOf({ root: project.root, source: 'astro', routes, diagnostics: project.diagnostics(), cycles: project.cycles(), options: reportOptions(plan) });
   } finally {

@@ -4,11 +4,14 @@
 use std::collections::HashMap;
 
 use napi_derive::napi;
+use serde::Serialize;
 
 use crate::shared::{SharedString, SharedStrings};
 
 /// How bad a diagnostic is.
 #[napi(string_enum = "lowercase")]
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The file could not be (fully) understood.
     Error,
@@ -20,6 +23,8 @@ pub enum Severity {
 
 /// Every diagnostic's stable code (the core's `diagnostic::Code`).
 #[napi(string_enum = "kebab-case")]
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Code {
     SyntaxError,
     ParserFailure,
@@ -72,6 +77,8 @@ pub enum LoaderKind {
 
 /// How a route reaches its components.
 #[napi(string_enum = "camelCase")]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum RouteKind {
     /// An `.astro` page of the project.
     Page,
@@ -114,6 +121,8 @@ pub struct FileInput {
 /// A region of a file. Offsets are UTF-16 code units (JS string indices); lines and columns
 /// are 1-based, columns counted as editors count them.
 #[napi(object)]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Span {
     pub start: u32,
     pub end: u32,
@@ -301,6 +310,8 @@ pub struct LoaderDataCall {
 
 /// A problem found in a file, in the file's own coordinates.
 #[napi(object)]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Diagnostic {
     pub severity: Severity,
     /// A stable code (see `Code`).
@@ -317,6 +328,7 @@ pub struct Diagnostic {
     /// Code frame with a caret under the column (empty without a source to show).
     pub frame: String,
     /// What to do about it, when there is something to say.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
 }
 
@@ -377,6 +389,8 @@ pub struct Migration {
 
 /// One frontmatter `await` on a route's render.
 #[napi(object, object_from_js = false)]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AwaitStep {
     /// Root-relative path of the component.
     #[napi(ts_type = "string")]
@@ -392,6 +406,7 @@ pub struct AwaitStep {
     /// `migrateComponent` can move it into a loader.
     pub movable: bool,
     /// Why it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
@@ -477,6 +492,8 @@ pub struct PlanOptions {
 
 /// One loader a root's batch lists.
 #[napi(object, object_from_js = false)]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BatchEntry {
     /// The component id: the runtime's key.
     #[napi(ts_type = "string")]
@@ -493,6 +510,8 @@ pub struct BatchEntry {
 
 /// One loader of a plan.
 #[napi(object, object_from_js = false)]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PlannedLoader {
     /// The component id: the runtime's key for this loader.
     #[napi(ts_type = "string")]
@@ -507,6 +526,7 @@ pub struct PlannedLoader {
     /// Reached only through conditional usages or a guard.
     pub conditional: bool,
     /// Why it is not in wave 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub cost: f64,
     /// Estimated start and finish, in ms from the root's render.
@@ -526,12 +546,15 @@ pub struct PlannedLoader {
 
 /// The plan of one root component.
 #[napi(object, object_from_js = false)]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// Root-relative path of the root.
     pub root: String,
     /// What the root's batch lists, in document order.
     pub entries: Vec<BatchEntry>,
     /// The root's last guard: its batch starts right after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_start: Option<Span>,
     /// The loaders a render of the root runs, by wave then start.
     pub loaders: Vec<PlannedLoader>,
@@ -557,6 +580,7 @@ pub struct Plan {
     /// False when some resolution or module was still unknown.
     pub complete: bool,
     /// The root's dataflow tree, as JSON for the runtime (see `Batch.flow`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub flow: Option<String>,
     /// The frontmatter awaits a render of the root runs, by step (the waterfall finder).
     pub awaits: Vec<AwaitStep>,
@@ -568,6 +592,8 @@ pub struct Plan {
 
 /// Why a root cannot be planned.
 #[napi(object, object_from_js = false)]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PlanError {
     pub diagnostic: Diagnostic,
     /// The files of a loader cycle, in order, the first repeated at the end.
@@ -608,6 +634,8 @@ pub struct PlanOutcome {
 
 /// A route and its plan.
 #[napi(object, object_from_js = false)]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RoutePlan {
     pub kind: RouteKind,
     pub pattern: String,
@@ -615,6 +643,8 @@ pub struct RoutePlan {
     pub entry: String,
     /// Null for a route that renders no component (a Markdown page without a layout) or that
     /// could not be planned (`error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<Plan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<PlanError>,
 }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Project, scanProject } from '../../index.js';
+import { decodeRoutePlans, planRoutes } from '../../js/plans.js';
 
 const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -252,6 +253,40 @@ test('plan: a load cycle is an error as data (its files, a stable code); an unkn
   assert.equal(byPattern['/cycle'].error?.diagnostic.code, 'loader-cycle');
   assert.equal(byPattern['/wide'].plan?.depthAfter, 1);
   assert.equal(routes.filter((r) => r.error).length, 1);
+});
+
+test('planRoutesPacked, decoded, is planRoutes field for field: errors, notes, awaits, Markdown, hostile names', async (t) => {
+  const root = makeProject({
+    ...FILES,
+    'src/pages/guide.md': '---\nlayout: ../layouts/Layout.astro\ntitle: x\n---\n# x\n',
+    'src/pages/bare.md': '# no layout\n',
+    'src/pages/cycle-card.astro': plain("import X from '../components/X.astro';\nimport Card from '../components/Card.astro';", '<Card /><X />'),
+    'src/pages/awaits.astro': plain("import Card from '../components/Card.astro';\nconst a = await fetch('/a');\nconst b = await fetch('/b');", '<Card />'),
+    'src/pages/名前 "q".astro': plain("import Leaf from '../components/ü \"Leaf\" 😀.astro';\nconst s = '\\\\ \"';", '<Leaf /><Missing />'),
+    'src/components/ü "Leaf" 😀.astro': withLoader('leaf'),
+  });
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const project = await scanProject(root, { alias: ALIAS, diskCache: false });
+  const costs = { 'src/components/wide/A.astro': 10, 'src/components/Card.astro': 0.25 };
+  for (const options of [undefined, { concurrency: 1, costs }, { speculative: true }]) {
+    const objects = await project.planRoutes(options);
+    const packed = await project.planRoutesPacked(options);
+    assert.equal(typeof packed, 'string');
+    assert.deepEqual(decodeRoutePlans(packed), objects);
+    assert.deepEqual(await planRoutes(project, options), objects);
+  }
+  const routes = await project.planRoutes();
+  // What the comparison above covered.
+  assert.ok(routes.some((r) => r.error?.diagnostic.code === 'loader-cycle' && r.error.entries.length > 0), 'a cycle with entries');
+  assert.ok(routes.some((r) => r.kind === 'markdown' && r.plan), 'a Markdown page with a layout');
+  assert.ok(routes.some((r) => r.plan === undefined && r.error === undefined), 'a route without a plan');
+  assert.ok(routes.some((r) => (r.plan?.awaits.length ?? 0) > 1 && r.plan?.awaits.some((a) => a.reason === undefined)), 'awaits');
+  assert.ok(routes.some((r) => r.plan?.notes.length), 'notes');
+  assert.ok(routes.some((r) => r.plan?.loaders.some((l) => l.dependsOn.length || l.waitsFor.length)), 'loaders that wait');
+  assert.ok(routes.some((r) => r.plan?.entries.some((e) => e.component.includes('"Leaf"'))), 'a hostile name');
+  // A project without the packed form (another version's) plans the same through planRoutes.
+  const other = { planRoutes: (/** @type {any} */ o) => project.planRoutes(o) };
+  assert.deepEqual(await planRoutes(/** @type {any} */ (other), undefined), routes);
 });
 
 test('plan: concurrency 1 runs loaders one after another; unlimited runs them together', async (t) => {

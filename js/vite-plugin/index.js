@@ -14,6 +14,7 @@
 import path from 'node:path';
 import { appendImports, transformAstro } from '../codegen.js';
 import { isAstroComponentId, slash, toComponentPath } from '../paths.js';
+import { planRoutes as planEveryRoute } from '../plans.js';
 import { readFile } from 'node:fs/promises';
 import { DependencyMap, invalidateModules, planSignature } from './hmr.js';
 import { logError, reportDiagnostics, reportNotes, reportWarnings, Said, toLog } from './log.js';
@@ -283,7 +284,7 @@ export function hoistVitePlugin(config) {
    */
   const planRoutes = async (resolver, planOptions = {}) => {
     const p = await walkRoutes(resolver);
-    return p.planRoutes({ concurrency: options.concurrency, speculative: options.speculative, ...planOptions });
+    return planEveryRoute(p, { concurrency: options.concurrency, speculative: options.speculative, ...planOptions });
   };
 
   /**
