@@ -210,6 +210,7 @@ async function analyzeWithAstro(root, astroDir, options) {
     const container = environment?.pluginContainer ?? server.pluginContainer;
     /** @type {Resolver} */
     const resolver = {
+      aliases: server.config.resolve?.alias ?? [],
       resolve: (specifier, importer) => container.resolveId(specifier, importer, { ssr: true }),
       load: async (id) => loadedCode(await container.load(id, { ssr: true })),
     };

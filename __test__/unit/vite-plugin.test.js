@@ -7,7 +7,7 @@ import { hoistVitePlugin } from '../../js/vite-plugin/index.js';
 import { DependencyMap } from '../../js/vite-plugin/hmr.js';
 import { reportDiagnostics, Said } from '../../js/vite-plugin/log.js';
 import { isAstroComponentId } from '../../js/paths.js';
-import { settle } from '../../js/vite-plugin/walk.js';
+import { aliasedPath, scopeKey, settle } from '../../js/vite-plugin/walk.js';
 import { batchComponents, batchEntries } from './batch-entries.js';
 
 const component = (body = 'export const loader = async () => 1;', template = '<p/>') =>
@@ -559,6 +559,84 @@ test('concurrent walks over one tree answer each question once; the others wait 
   assert.equal(calls, 3);
   assert.deepEqual(rounds, [2, 2, 2], 'every walk ends once the answers it waited for are in');
   assert.equal(open.size, 0);
+});
+
+test('one path imported from many folders is asked once: relative or through an alias, per importer type', async () => {
+  const aliases = [
+    { find: /^~\/(.*)$/, replacement: '/p/src/$1' },
+    { find: '@ui', replacement: '/p/src/components' },
+    { find: '@own', replacement: '/p/src/own', customResolver: () => null },
+    { find: '@pkg', replacement: 'some-package' },
+  ];
+  /** @type {[string, string][]} importer, specifier */
+  const questions = [
+    ['/p/src/components/l1/A.astro', '../l2/C.astro'],
+    ['/p/src/components/l2/B.astro', './C.astro'],
+    ['/p/src/pages/index.astro', '@ui/l2/C.astro'],
+    ['/p/src/components/l3/D.astro', '@ui/l2/C.astro'],
+    ['/p/src/pages/blog/post.astro', '~/components/l2/C.astro'],
+    ['/p/src/lib/data.ts', '@ui/l2/C.astro'],
+    ['/p/src/pages/index.astro', 'pkg/Widget.astro'],
+    ['/p/src/components/l3/D.astro', 'pkg/Widget.astro'],
+    ['/p/src/pages/index.astro', '@own/X.astro'],
+    ['/p/src/components/l3/D.astro', '@own/X.astro'],
+    ['/p/src/pages/index.astro', '@pkg/Y.astro'],
+    ['/p/src/components/l3/D.astro', '@pkg/Y.astro'],
+    ['/p/src/pages/index.astro', '@uix/Z.astro'],
+    ['/p/src/components/l3/D.astro', '@uix/Z.astro'],
+  ];
+  const open = new Set(questions.map(([importer, specifier]) => `${importer} ${specifier}`));
+  /** @type {Map<string, string | undefined>} */
+  const answers = new Map();
+  const project = /** @type {any} */ ({
+    walk: async () => [...open].map((q) => ({ kind: 'resolve', importer: q.split(' ')[0], specifier: q.split(' ')[1] })),
+    /** @param {any[]} list */
+    answer(list) {
+      for (const a of list) {
+        answers.set(`${a.importer} ${a.specifier}`, a.resolved);
+        open.delete(`${a.importer} ${a.specifier}`);
+      }
+    },
+  });
+  /** @type {string[]} */
+  const asked = [];
+  const resolver = {
+    aliases,
+    /** @param {string} specifier @param {string} importer */
+    resolve: async (specifier, importer) => {
+      asked.push(`${path.basename(importer)} ${specifier}`);
+      return { id: '/p/src/components/l2/C.astro' };
+    },
+    load: async () => null,
+  };
+  await settle(project, ['/p/src/pages/index.astro'], resolver);
+  assert.equal(open.size, 0);
+  assert.equal(answers.size, questions.length, 'every importer has its answer');
+  const count = (/** @type {string} */ specifier) => asked.filter((a) => a.endsWith(` ${specifier}`)).length;
+  // C.astro: once from .astro importers (five specifiers, four folders), once from the .ts one.
+  assert.equal(['../l2/C.astro', './C.astro', '@ui/l2/C.astro', '~/components/l2/C.astro'].reduce((n, s) => n + count(s), 0), 2, asked.join(', '));
+  assert.equal(count('pkg/Widget.astro'), 2, 'a package: from each folder');
+  assert.equal(count('@own/X.astro'), 2, 'an alias with its own resolver: from each folder');
+  assert.equal(count('@pkg/Y.astro'), 2, 'an alias to a package name: from each folder');
+  assert.equal(count('@uix/Z.astro'), 2, '@ui is not a prefix of @uix');
+});
+
+test('aliasedPath matches and replaces as Vite\'s alias plugin does', () => {
+  const aliases = [
+    { find: '@', replacement: '/p/src' },
+    { find: '@ui', replacement: '/p/ui' },
+    { find: /^#(\w+)$/, replacement: '/p/hash/$1.astro' },
+  ];
+  assert.equal(aliasedPath(aliases, '@/a.astro'), '/p/src/a.astro');
+  assert.equal(aliasedPath(aliases, '@ui/a.astro'), '/p/ui/a.astro', 'no slash after @: the second entry');
+  assert.equal(aliasedPath(aliases, '@ui'), '/p/ui');
+  assert.equal(aliasedPath(aliases, '#card'), '/p/hash/card.astro');
+  assert.equal(aliasedPath(aliases, '#card/x'), null);
+  assert.equal(aliasedPath(aliases, 'ui/a.astro'), null);
+  assert.equal(scopeKey('/p/src/a/X.astro', './Y.astro', []), scopeKey('/p/src/b/Z.astro', '../a/Y.astro', []));
+  assert.notEqual(scopeKey('/p/src/a/X.astro', './dir/', []), scopeKey('/p/src/a/X.astro', './dir', []), 'a trailing slash names a folder');
+  assert.notEqual(scopeKey('/p/src/a/X.astro', 'pkg', []), scopeKey('/p/src/b/X.astro', 'pkg', []));
+  assert.notEqual(scopeKey('virtual:a', './x', []), scopeKey('virtual:b', './x', []));
 });
 
 test('DependencyMap: set replaces, forget and deleteFile prune both directions', () => {

@@ -110,10 +110,12 @@ export function coreRoutes(routes, root) {
  * environment's plugin container (dev) for the source of a virtual module.
  * @param {TransformContext} ctx
  * @param {readonly VitePlugin[]} [plugins] the resolved config's plugins (a build loads through their hooks)
+ * @param {readonly import('./walk.js').Alias[]} [aliases] the resolved config's `resolve.alias`
  * @returns {Resolver}
  */
-export function hookResolver(ctx, plugins = []) {
+export function hookResolver(ctx, plugins = [], aliases = []) {
   return {
+    aliases,
     resolve: (specifier, importer) => ctx.resolve(specifier, importer, { skipSelf: true }),
     load: async (id) => {
       const container = ctx.environment?.pluginContainer;
@@ -238,6 +240,8 @@ export function hoistVitePlugin(config) {
   let server = null;
   /** @type {readonly VitePlugin[]} */
   let vitePlugins = [];
+  /** @type {readonly import('./walk.js').Alias[]} */
+  let viteAliases = [];
   let reported = false;
 
   /**
@@ -302,9 +306,10 @@ export function hoistVitePlugin(config) {
   const transform = {
     name: 'astro-hoist:transform',
 
-    /** @param {{ plugins: readonly VitePlugin[], command?: 'build' | 'serve' }} resolved */
+    /** @param {{ plugins: readonly VitePlugin[], command?: 'build' | 'serve', resolve?: { alias?: readonly import('./walk.js').Alias[] } }} resolved */
     configResolved(resolved) {
       vitePlugins = resolved.plugins;
+      viteAliases = resolved.resolve?.alias ?? [];
       // Astro's build first runs a short-lived dev server of the same plugins (its content sync):
       // the build that follows has no server, so keeps nothing for one (output cache, watch files).
       if (resolved.command === 'build') {
@@ -363,7 +368,7 @@ export function hoistVitePlugin(config) {
         }
         reportDiagnostics(this, id, info.diagnostics, said, logger);
 
-        await settle(p, [file], hookResolver(this, vitePlugins));
+        await settle(p, [file], hookResolver(this, vitePlugins, viteAliases));
         const planOptions = { concurrency: options.concurrency, speculative: options.speculative };
         // The report shows the plan each component's code was built with: only then is the full
         // plan (schedules, waves) worth computing here; the code needs its batch.
@@ -424,7 +429,7 @@ export function hoistVitePlugin(config) {
     async buildEnd() {
       if (!config.onReport || reported || isClient(this, undefined)) return;
       reported = true;
-      const plans = (await planRoutes(hookResolver(this, vitePlugins))).map((route) => {
+      const plans = (await planRoutes(hookResolver(this, vitePlugins, viteAliases))).map((route) => {
         const used = route.plan && decided.get(route.plan.root);
         return used ? { ...route, plan: used } : route;
       });

@@ -17,6 +17,13 @@ import path from 'node:path';
  * @typedef {object} Resolver
  * @property {(specifier: string, importer: string) => Promise<{ id: string, external?: boolean | string, meta?: Record<string, any> } | null>} resolve
  * @property {(id: string) => Promise<string | null>} load the source of a (virtual) module
+ * @property {readonly Alias[]} [aliases] the resolved config's `resolve.alias`, so that one
+ *   aliased path imported from many folders is asked once
+ */
+
+/**
+ * An entry of Vite's resolved `resolve.alias`.
+ * @typedef {{ find: string | RegExp, replacement: string, customResolver?: unknown }} Alias
  */
 
 /** Rounds of questions after which a walk gives up (a chain of barrels this deep is a bug). */
@@ -86,17 +93,43 @@ async function resolveAnswer(resolver, specifier, importer) {
 }
 
 /**
- * The key under which a resolution is shared: the specifier from the importer's folder and file
- * type. Everything Vite's resolution reads of an importer file — relative paths, the
- * node_modules folders above it, the tsconfig that includes it, its language — is the same for
- * every such file in one folder, so sites whose components import the same components from one
- * folder ask Vite once. A virtual importer shares with nothing.
+ * The key under which a resolution is shared. Everything Vite's resolution reads of an importer
+ * file (relative paths, the node_modules folders above it, the tsconfig that includes it, its
+ * language) is the same for every such file in one folder, so a specifier is asked once per
+ * folder and file type. A path (a relative specifier, or one an alias turns into an absolute
+ * path) names the same file from every folder: it is asked once per file type. A virtual
+ * importer shares with nothing.
  * @param {string} importer
  * @param {string} specifier
+ * @param {readonly Alias[]} aliases
  */
-function scopeKey(importer, specifier) {
+export function scopeKey(importer, specifier, aliases) {
   if (!path.isAbsolute(importer)) return `${importer}\0${specifier}`;
-  return `${path.dirname(importer)}\0${path.extname(importer)}\0${specifier}`;
+  const type = path.extname(importer);
+  const target = specifier.startsWith('./') || specifier.startsWith('../') ? path.resolve(path.dirname(importer), specifier) + (specifier.endsWith('/') ? '/' : '') : aliasedPath(aliases, specifier);
+  if (target !== null) return `\0path\0${type}\0${target}`;
+  return `${path.dirname(importer)}\0${type}\0${specifier}`;
+}
+
+/**
+ * The absolute path an alias turns `specifier` into, matched and replaced as Vite's alias plugin
+ * (@rollup/plugin-alias) does: the first entry whose `find` is the specifier, a folder of it, or
+ * a RegExp that matches it. Null when no entry matches, the entry has a resolver of its own, or
+ * the result is not an absolute path (a package name: resolved from each importer's folder).
+ * @param {readonly Alias[]} aliases
+ * @param {string} specifier
+ * @returns {string | null}
+ */
+export function aliasedPath(aliases, specifier) {
+  for (const entry of aliases) {
+    const { find, replacement } = entry;
+    const matches = find instanceof RegExp ? find.test(specifier) : specifier === find || specifier.startsWith(`${find}/`);
+    if (!matches) continue;
+    if (entry.customResolver) return null;
+    const target = specifier.replace(find, replacement);
+    return path.isAbsolute(target) ? target : null;
+  }
+  return null;
 }
 
 /**
@@ -153,7 +186,7 @@ export async function settle(project, roots, resolver, walk = (r) => project.wal
 }
 
 /**
- * The answer to a resolve request, shared by every importer of one folder and file type.
+ * The answer to a resolve request, shared as `scopeKey` says.
  * @param {Map<string, Promise<{ resolved?: string, external?: true }>>} shared
  * @param {Resolver} resolver
  * @param {Request} request
@@ -162,7 +195,7 @@ export async function settle(project, roots, resolver, walk = (r) => project.wal
 async function sharedResolve(shared, resolver, request) {
   const specifier = /** @type {string} */ (request.specifier);
   const importer = /** @type {string} */ (request.importer);
-  const key = scopeKey(importer, specifier);
+  const key = scopeKey(importer, specifier, resolver.aliases ?? []);
   let known = shared.get(key);
   if (!known) {
     known = resolveAnswer(resolver, specifier, importer);
