@@ -129,7 +129,7 @@ export async function runScale({ quick, progress }) {
   for (const size of sizes) {
     // Builds of one site vary by ±10% run to run on a shared 2-core machine: several rounds,
     // variants alternating, and the median of each.
-    const rounds = quick ? 1 : size >= 1000 ? 2 : size >= 300 ? 4 : 5;
+    const rounds = quick ? 1 : size >= 1000 ? 2 : size >= 300 ? 5 : 9;
     /** @type {Record<string, string>} */
     const roots = {};
     let shape = { files: 0, components: 0, loaders: 0, deep: '' };
@@ -235,7 +235,7 @@ export async function runScale({ quick, progress }) {
     progress(`scale ${size}: scan cold ${median(scans.cold).toFixed(0)} ms, warm ${median(scans.warm).toFixed(0)} ms`);
 
     if (size === 300) {
-      const edits = await devEdits({ plain: roots.plain, hoist: roots.hoist }, shape.deep, quick ? 3 : 11);
+      const edits = await devEdits({ plain: roots.plain, hoist: roots.hoist }, shape.deep, quick ? 3 : 15);
       progress(`scale ${size}: dev edit plain ${median(edits.plain).toFixed(0)} ms, hoist ${median(edits.hoist).toFixed(0)} ms`);
       for (const variant of /** @type {const} */ (['plain', 'hoist'])) {
         rows.push({
@@ -258,7 +258,7 @@ export async function runScale({ quick, progress }) {
       'deep, each component rendering two of the next level, one as the other\'s slot content, over a pool of components shared ' +
       'between routes; 40% of imports through a Vite alias from astro.config, 30% through a barrel module per level, 30% relative; ' +
       `40% of components have a loader. ${shapes.join('; ')}. Plain Astro awaits the same loaders inline. Every build from a clean ` +
-      'state (no dist/, .astro/, node_modules/.cache), variants alternating (5 rounds at 50 routes, 4 at 300, after a build not counted; 2 at 1,000, the order rotated); wall time of the `astro build` process and its peak ' +
+      'state (no dist/, .astro/, node_modules/.cache), variants alternating (9 rounds at 50 routes, 5 at 300, after a build not counted; 2 at 1,000, the order rotated); wall time of the `astro build` process and its peak ' +
       'resident memory (VmHWM). `analyze`: the installed CLI\'s engine in a fresh process reading the project through its Astro ' +
       'config, with Node\'s compile cache on as the CLI turns it on (the first run, filling it, reported apart); "planning every route" is `planRoutes` after the walk. Disk scan: `scanProject` in a fresh process, cold (no disk ' +
       'cache) then warm. Dev: `astro dev`, the time from writing a level-6 component that /r0 renders to the first response of /r0 ' +
