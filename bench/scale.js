@@ -245,7 +245,7 @@ export async function runScale({ quick, progress }) {
           unit: 'ms',
           ratio: ratio(median(edits[variant]), median(edits.plain)),
           baseline: 'plain Astro',
-          note: `${variant === 'hoist' ? `+${fixed(median(edits.hoist) - median(edits.plain), 0)} ms; ` : ''}runs: ${edits[variant].map((m) => m.toFixed(0)).join(', ')} ms`,
+          note: `${variant === 'hoist' ? `${median(edits.hoist) >= median(edits.plain) ? '+' : ''}${fixed(median(edits.hoist) - median(edits.plain), 0)} ms; ` : ''}runs: ${edits[variant].map((m) => m.toFixed(0)).join(', ')} ms`,
         });
       }
     }
