@@ -58,6 +58,14 @@ export declare class Project {
    * the way (added as routes), off the JS thread. Resolves to the questions left, as `walk`.
    */
   walkRoutes(): Promise<Request[]>
+  /**
+   * From now on, resolves without asking (no `walk` request) the imports whose file is certain:
+   * a relative specifier, or one an alias turns into a path inside the root, that names an
+   * existing file with its extension, symlinks resolved as Vite resolves them (so not with
+   * `resolve.preserveSymlinks`). Everything else is still asked. Returns false, and changes
+   * nothing, when an alias pattern cannot be read here (every import is then asked).
+   */
+  resolveExactFiles(aliases: Array<PathAlias>): boolean
   /** Answers questions of `walk`. */
   answer(answers: Array<Answer>): void
   /**
@@ -66,6 +74,14 @@ export declare class Project {
    * and why any loader is not hoisted. A loader cycle is an error, as data.
    */
   plan(root: string, options?: PlanOptions | undefined | null): PlanOutcome
+  /**
+   * `update`, `walk` and `batch` at once, on the JS thread, when they have nothing to do but
+   * look: `source` is the content the project analyzed (a walk read the file) and the walk
+   * from `id` would read and ask nothing. Null otherwise (then use those three). A bundler
+   * transforms a page's components after the page's walk went through them: each then costs
+   * a lookup and a plan instead of three trips to the thread pool and back.
+   */
+  quick(id: string, source: string, options?: PlanOptions | undefined | null): QuickOutcome | null
   /**
    * What the code of root component `root` needs of its plan (the same entries, order and
    * notes as `plan`), off the JS thread: the build asks this of every component.
@@ -428,6 +444,19 @@ export interface ModuleImport {
   local: string
 }
 
+/**
+ * An alias of the bundler (Vite's `resolve.alias`, in its order): `find` matches a whole
+ * specifier or its leading segments, or, with `pattern`, is a regular expression's source
+ * (`flags` its flags). `replacement` is an absolute path, or absent when the alias is left to
+ * the bundler (a package name, its own resolver).
+ */
+export interface PathAlias {
+  find: string
+  pattern?: boolean
+  flags?: string
+  replacement?: string
+}
+
 /** The plan of one root component. */
 export interface Plan {
   /** Root-relative path of the root. */
@@ -516,6 +545,13 @@ export interface PlanOptions {
 /** A plan, or why there is none. */
 export interface PlanOutcome {
   plan?: Plan
+  error?: PlanError
+}
+
+/** A component's analysis and batch, made at once (`Project.quick`). */
+export interface QuickOutcome {
+  info: ComponentInfo
+  batch?: Batch
   error?: PlanError
 }
 

@@ -156,6 +156,33 @@ impl Project {
         })
     }
 
+    /// From now on, resolves without asking (no `walk` request) the imports whose file is certain:
+    /// a relative specifier, or one an alias turns into a path inside the root, that names an
+    /// existing file with its extension, symlinks resolved as Vite resolves them (so not with
+    /// `resolve.preserveSymlinks`). Everything else is still asked. Returns false, and changes
+    /// nothing, when an alias pattern cannot be read here (every import is then asked).
+    #[napi]
+    pub fn resolve_exact_files(&self, aliases: Vec<PathAlias>) -> bool {
+        let mut read = Vec::with_capacity(aliases.len());
+        for alias in aliases {
+            let find = if alias.pattern == Some(true) {
+                match core::resolve::AliasFind::pattern(&alias.find, alias.flags.as_deref()) {
+                    Some(pattern) => pattern,
+                    None => return false,
+                }
+            } else {
+                core::resolve::AliasFind::Prefix(alias.find)
+            };
+            read.push(core::resolve::Alias {
+                find,
+                replacement: alias.replacement,
+            });
+        }
+        let exact = core::resolve::ExactFiles::new(self.inner.root(), read);
+        self.inner.resolve_exact_files(Some(exact));
+        true
+    }
+
     /// Answers questions of `walk`.
     #[napi]
     pub fn answer(&self, answers: Vec<Answer>) -> Result<()> {
@@ -223,6 +250,46 @@ impl Project {
                 error: Some((*error).into()),
             },
         })
+    }
+
+    /// `update`, `walk` and `batch` at once, on the JS thread, when they have nothing to do but
+    /// look: `source` is the content the project analyzed (a walk read the file) and the walk
+    /// from `id` would read and ask nothing. Null otherwise (then use those three). A bundler
+    /// transforms a page's components after the page's walk went through them: each then costs
+    /// a lookup and a plan instead of three trips to the thread pool and back.
+    #[napi(catch_unwind)]
+    pub fn quick(
+        &self,
+        id: String,
+        source: String,
+        options: Option<PlanOptions>,
+    ) -> Result<Option<QuickOutcome>> {
+        let options = plan_options(options)?;
+        let project = Arc::clone(&self.inner);
+        let outcome = guard(move || {
+            let info = project.known_source(&id, &source)?;
+            if !project.walked(&id) {
+                return None;
+            }
+            // Planning a walked tree reads nothing and recurses only as deep as components nest:
+            // the calling thread's stack is enough.
+            Some((info, core::plan::batch(&project, &id, &options)))
+        })?;
+        Ok(outcome.map(|(info, outcome)| {
+            let info = (*info).clone().into();
+            match outcome {
+                Ok(batch) => QuickOutcome {
+                    info,
+                    batch: Some(batch.into()),
+                    error: None,
+                },
+                Err(error) => QuickOutcome {
+                    info,
+                    batch: None,
+                    error: Some((*error).into()),
+                },
+            }
+        }))
     }
 
     /// What the code of root component `root` needs of its plan (the same entries, order and

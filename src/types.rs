@@ -450,6 +450,19 @@ pub struct Request {
     pub id: Option<String>,
 }
 
+/// An alias of the bundler (Vite's `resolve.alias`, in its order): `find` matches a whole
+/// specifier or its leading segments, or, with `pattern`, is a regular expression's source
+/// (`flags` its flags). `replacement` is an absolute path, or absent when the alias is left to
+/// the bundler (a package name, its own resolver).
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct PathAlias {
+    pub find: String,
+    pub pattern: Option<bool>,
+    pub flags: Option<String>,
+    pub replacement: Option<String>,
+}
+
 /// The answer to a `Request`.
 #[napi(object)]
 pub struct Answer {
@@ -621,6 +634,14 @@ pub struct Batch {
 /// A batch, or why there is none.
 #[napi(object, object_from_js = false)]
 pub struct BatchOutcome {
+    pub batch: Option<Batch>,
+    pub error: Option<PlanError>,
+}
+
+/// A component's analysis and batch, made at once (`Project.quick`).
+#[napi(object, object_from_js = false)]
+pub struct QuickOutcome {
+    pub info: ComponentInfo,
     pub batch: Option<Batch>,
     pub error: Option<PlanError>,
 }

@@ -461,3 +461,36 @@ test('real components: the .astro files shipped by @astrojs/starlight scan clean
   }
   assert.ok(relative >= 30, `${relative} relative component usages`);
 });
+
+test('quick: a component whose walked tree needs nothing read or asked gets its analysis and batch at once, as update, walk and batch give them', async () => {
+  const root = makeProject({
+    'src/pages/index.astro': `---\nimport A from '../components/A.astro';\n---\n<A/>\n`,
+    'src/components/A.astro': withLoader('a', "import B from './B';", '<B/>'),
+    'src/components/B.astro': withLoader('b'),
+    'src/lib/db.ts': 'export const db = async (name) => name;\n',
+  });
+  try {
+    const p = new Project(root);
+    assert.equal(p.resolveExactFiles([]), true);
+    const page = path.join(root, 'src/pages/index.astro');
+    const a = path.join(root, 'src/components/A.astro');
+    const source = readFileSync(a, 'utf8');
+    assert.equal(p.quick(a, source), null, 'nothing read yet');
+    // `./B` has no extension: Vite's to answer. Until then the tree is not walked.
+    const asked = await p.walk([page]);
+    assert.deepEqual(asked.map((r) => r.specifier), ['./B']);
+    assert.equal(p.quick(a, source), null);
+    p.answer(asked.map((r) => ({ ...r, resolved: path.join(root, 'src/components/B.astro') })));
+    assert.deepEqual(await p.walk([page]), []);
+    const quick = p.quick(a, source, { concurrency: 2 });
+    assert.ok(quick);
+    assert.deepEqual(quick.info, await p.update(a, source));
+    assert.deepEqual(quick.batch, (await p.batch(a, { concurrency: 2 })).batch);
+    assert.deepEqual(quick.batch?.entries.map((e) => e.component), ['src/components/A.astro', 'src/components/B.astro']);
+    assert.equal(p.quick(a, `${source}\n<p>edited</p>\n`), null, 'another content: analyze it');
+    // An alias pattern this side cannot read: every import is asked, as before.
+    assert.equal(new Project(root).resolveExactFiles([{ find: '(?<=x)y', pattern: true }]), false);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

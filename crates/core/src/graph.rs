@@ -30,7 +30,7 @@ use crate::component::{relative_path, AnalyzeOptions, ComponentInfo, ComponentKi
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::dialect::{dialect_for, Dialect};
 use crate::pool;
-use crate::resolve::{is_package, Host, Resolution};
+use crate::resolve::{is_package, ExactFiles, Host, Resolution};
 use crate::template::Usage;
 
 /// A question the walk could not answer by itself.
@@ -124,6 +124,8 @@ const BUILTIN_TAGS: &[&str] = &["Fragment", "Astro"];
 pub struct Project {
     root: String,
     host: Box<dyn Host>,
+    /// Answered before the host is asked (see [`ExactFiles`]); none unless set.
+    exact: RwLock<Option<ExactFiles>>,
     state: RwLock<State>,
 }
 
@@ -148,6 +150,7 @@ impl Project {
         Project {
             root: crate::component::normalize(root),
             host,
+            exact: RwLock::new(None),
             state: RwLock::new(State::default()),
         }
     }
@@ -189,18 +192,8 @@ impl Project {
     /// keeps it; whatever the old content decided is dropped. Returns the analysis.
     pub fn set_source(&self, id: &str, source: String) -> Arc<ComponentInfo> {
         // The same content as the analysis held (a file a walk read, then transformed): keep it.
-        let hash = blake3::hash(source.as_bytes()).to_hex().to_string();
-        {
-            let mut state = self.state.write();
-            if let Some(known) = state
-                .modules
-                .get(id)
-                .filter(|info| info.hash == hash)
-                .map(Arc::clone)
-            {
-                state.sources.insert(id.to_string(), source);
-                return known;
-            }
+        if let Some(known) = self.known_source(id, &source) {
+            return known;
         }
         let info = Arc::new(self.analyze(id, &source));
         let mut state = self.state.write();
@@ -411,13 +404,24 @@ impl Project {
         }
     }
 
+    /// Resolves the files [`ExactFiles`] names without asking the host (a bundler answers
+    /// them only through a round trip per walk level); `None` asks the host for everything.
+    pub fn resolve_exact_files(&self, exact: Option<ExactFiles>) {
+        *self.exact.write() = exact;
+    }
+
     /// What `specifier` names from `importer`, if known; records a request otherwise.
     pub fn resolve(&self, specifier: &str, importer: &str) -> Option<Resolution> {
         let key = (importer.to_string(), specifier.to_string());
         if let Some(r) = self.state.read().resolutions.get(&key) {
             return Some(r.clone());
         }
-        match self.host.resolve(specifier, importer) {
+        let exact = self
+            .exact
+            .read()
+            .as_ref()
+            .and_then(|exact| exact.resolve(specifier, importer));
+        match exact.or_else(|| self.host.resolve(specifier, importer)) {
             Some(r) => {
                 self.state.write().resolutions.insert(key, r.clone());
                 Some(r)
@@ -491,6 +495,54 @@ impl Project {
             })
             .cloned()
             .collect()
+    }
+
+    /// Whether a walk from `root` would read nothing and ask nothing: every component it reaches
+    /// has its analysis, its complete edges and the answers its loader's `ctx.load` sources need.
+    /// Only looks (no file read, no request recorded): a bundler transforming a component whose
+    /// tree an earlier walk went through can then plan at once.
+    pub fn walked(&self, root: &str) -> bool {
+        let state = self.state.read();
+        let mut seen: HashSet<&str> = HashSet::default();
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let (Some(info), Some(edges)) = (state.modules.get(id), state.edges.get(id)) else {
+                return false;
+            };
+            for edge in &edges.edges {
+                stack.push(edge.to.as_str());
+            }
+            let Some(loader) = &info.loader else {
+                continue;
+            };
+            for source in loader.depends_on.iter().filter_map(|d| d.source.as_ref()) {
+                match state.resolutions.get(&(id.to_string(), source.clone())) {
+                    Some(Resolution::Module(target)) if is_component(target) => {
+                        stack.push(target.as_str())
+                    }
+                    Some(_) => {}
+                    None => return false,
+                }
+            }
+        }
+        true
+    }
+
+    /// The analysis of `id` when `source` is the content it was made from (kept as the module's
+    /// source, as [`Project::set_source`] keeps it); none otherwise. Hashes, never parses.
+    pub fn known_source(&self, id: &str, source: &str) -> Option<Arc<ComponentInfo>> {
+        let hash = blake3::hash(source.as_bytes()).to_hex().to_string();
+        let mut state = self.state.write();
+        let known = state
+            .modules
+            .get(id)
+            .filter(|info| info.hash == hash)
+            .map(Arc::clone)?;
+        state.sources.insert(id.to_string(), source.to_string());
+        Some(known)
     }
 
     /// The components whose loaders `id`'s loader awaits through `ctx.load` (resolved from its
@@ -973,5 +1025,67 @@ mod tests {
             };
             assert_eq!(project.relative(id), expected, "{id}");
         }
+    }
+
+    #[test]
+    fn a_tree_read_without_asking_is_walked_and_plans_at_once() {
+        let dir = std::env::temp_dir().join(format!("astro-hoist-walked-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let loader = "---\nimport { getLoaderData } from 'astro-hoist/runtime';\nexport const loader = async () => 1;\nconst data = await getLoaderData();\n---\n";
+        let files = [
+            (
+                "src/pages/index.astro",
+                "---\nimport A from '../components/A.astro';\n---\n<A/>\n".to_string(),
+            ),
+            (
+                "src/pages/other.astro",
+                "---\nimport K from 'kit/K.astro';\n---\n<K/>\n".to_string(),
+            ),
+            (
+                "src/components/A.astro",
+                format!("{loader}<B/>")
+                    .replace("---\n<B/>", "import B from './B.astro';\n---\n<B/>"),
+            ),
+            ("src/components/B.astro", loader.to_string()),
+        ];
+        for (name, text) in &files {
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let root = crate::component::normalize(&dir.canonicalize().unwrap().to_string_lossy());
+        let id = |rel: &str| format!("{root}/{rel}");
+        let project = Project::new(&root, Box::new(NoHost));
+        project.resolve_exact_files(Some(ExactFiles::new(&root, Vec::new())));
+        let page = id("src/pages/index.astro");
+        assert!(!project.walked(&page), "nothing read yet");
+        assert_eq!(
+            project.walk(std::slice::from_ref(&page)),
+            Vec::new(),
+            "every import is a file named exactly"
+        );
+        assert!(project.walked(&page));
+        assert!(project.walked(&id("src/components/A.astro")));
+        let source = std::fs::read_to_string(dir.join("src/components/A.astro")).unwrap();
+        let known = project
+            .known_source(&id("src/components/A.astro"), &source)
+            .unwrap();
+        assert!(known.loader.is_some());
+        assert!(
+            project
+                .known_source(&id("src/components/A.astro"), "---\n---\n<p/>")
+                .is_none(),
+            "other content: analyze it"
+        );
+        let batch = crate::plan::batch(&project, &page, &Default::default()).unwrap();
+        assert_eq!(batch.entries.len(), 2, "{batch:?}");
+        // A package import is the bundler's to answer: that tree is not walked until it does.
+        let other = id("src/pages/other.astro");
+        assert_eq!(project.walk(std::slice::from_ref(&other)).len(), 1);
+        assert!(!project.walked(&other));
+        // A changed file is read again.
+        project.forget(&id("src/components/B.astro"));
+        assert!(!project.walked(&page));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

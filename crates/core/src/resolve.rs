@@ -192,6 +192,110 @@ impl Host for DiskHost {
     }
 }
 
+/// The files a bundler's resolver names without any choice: a relative specifier, or one a
+/// path alias turns into an absolute path, that names an existing file exactly (extension
+/// included, no query). Vite's resolver returns that file, with symlinks resolved; asking it
+/// costs a round trip through every plugin's `resolveId` and, for a walk, one more round per
+/// level of the tree. Anything else (an extensionless path, a folder, a package, a query, an
+/// alias outside the root, which Vite first tries under the root) is left to the bundler.
+/// Hand-written rather than `oxc_resolver`: the point is to decide nothing a bundler could
+/// decide differently, which a full resolver's probing would.
+#[derive(Debug, Clone, Default)]
+pub struct ExactFiles {
+    root: String,
+    /// The bundler's aliases, in its order (the first match wins).
+    aliases: Vec<Alias>,
+}
+
+/// How an alias matches a specifier.
+#[derive(Debug, Clone)]
+pub enum AliasFind {
+    /// The whole specifier, or its leading path segments (`@ui` matches `@ui/Card.astro`).
+    Prefix(String),
+    /// A regular expression (JavaScript's, for the simple patterns aliases use).
+    Pattern(regex::Regex),
+}
+
+impl AliasFind {
+    /// A JavaScript regular expression's `source` and `flags`; none when this crate's syntax
+    /// cannot read it (lookaround, backreferences).
+    pub fn pattern(source: &str, flags: Option<&str>) -> Option<Self> {
+        // `g` and `y` change where a JS `test` starts, not what matches from the start.
+        let flags: String = flags
+            .unwrap_or_default()
+            .chars()
+            .filter(|f| matches!(f, 'i' | 'm' | 's'))
+            .collect();
+        let source = if flags.is_empty() {
+            source.to_string()
+        } else {
+            format!("(?{flags}){source}")
+        };
+        regex::Regex::new(&source).ok().map(AliasFind::Pattern)
+    }
+}
+
+/// One alias of the bundler. A specifier it matches is resolved here only when `replacement` is
+/// a path (absolute, after replacing a `Prefix`); otherwise (a package, a pattern, an alias with
+/// its own resolver: `None`) it is left to the bundler.
+#[derive(Debug, Clone)]
+pub struct Alias {
+    pub find: AliasFind,
+    pub replacement: Option<String>,
+}
+
+impl ExactFiles {
+    /// For the project at `root`, with the bundler's aliases in its order.
+    pub fn new(root: &str, aliases: Vec<Alias>) -> Self {
+        ExactFiles {
+            root: crate::component::normalize(root),
+            aliases,
+        }
+    }
+
+    /// The file `specifier` names from `importer`, when it is one of those (see the type).
+    pub fn resolve(&self, specifier: &str, importer: &str) -> Option<Resolution> {
+        if specifier.contains(['?', '#', '\0', '\\']) || !importer.starts_with('/') {
+            return None;
+        }
+        let alias = self.aliases.iter().find(|alias| match &alias.find {
+            AliasFind::Prefix(find) => specifier
+                .strip_prefix(find.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+            AliasFind::Pattern(pattern) => pattern.is_match(specifier),
+        });
+        let target = match alias {
+            Some(Alias {
+                find: AliasFind::Prefix(find),
+                replacement: Some(replacement),
+            }) => {
+                let target = format!("{replacement}{}", &specifier[find.len()..]);
+                // Vite tries a `/…` id under the root first: only a target inside it is certain.
+                if !target.starts_with(&format!("{}/", self.root)) {
+                    return None;
+                }
+                target
+            }
+            Some(_) => return None,
+            None if specifier.starts_with("./") || specifier.starts_with("../") => {
+                let folder = Path::new(importer).parent()?;
+                folder.join(specifier).to_string_lossy().into_owned()
+            }
+            None => return None,
+        };
+        let named = Path::new(&target);
+        // The last segment must carry an extension: `./Card` may be `Card.astro` or `Card/`.
+        named.extension()?;
+        let real = std::fs::canonicalize(named).ok()?;
+        if !real.is_file() || !is_followed(&real) {
+            return None;
+        }
+        Some(Resolution::Module(crate::component::normalize(
+            &real.to_string_lossy(),
+        )))
+    }
+}
+
 /// Whether a resolved file is one the walk reads: components and JS/TS modules.
 fn is_followed(path: &Path) -> bool {
     let name = path.to_string_lossy();
@@ -275,6 +379,91 @@ mod tests {
         assert_eq!(r("astro:content"), Resolution::External);
         assert_eq!(r("../components/Gone.astro"), Resolution::Missing);
         assert_eq!(r("not-installed"), Resolution::Missing);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn exact_files_are_only_the_certain_ones() {
+        let root = project(&[
+            ("src/pages/index.astro", ""),
+            ("src/components/Card.astro", ""),
+            ("src/components/index.ts", ""),
+            ("src/components/card.css", ""),
+            ("src/uix/Card.astro", ""),
+            ("src/other/Card.astro", ""),
+            ("outside/Card.astro", ""),
+        ]);
+        std::os::unix::fs::symlink(root.join("src/components"), root.join("src/linked")).unwrap();
+        let at = |rel: &str| root.join(rel).to_string_lossy().into_owned();
+        let aliases = vec![
+            Alias {
+                find: AliasFind::pattern("^astro$", None).unwrap(),
+                replacement: Some(at("node_modules/astro/index.js")),
+            },
+            Alias {
+                find: AliasFind::Prefix("@ui".into()),
+                replacement: Some(at("src/components")),
+            },
+            Alias {
+                find: AliasFind::Prefix("@out".into()),
+                replacement: Some(root.join("../").to_string_lossy().into_owned()),
+            },
+            Alias {
+                find: AliasFind::Prefix("@pkg".into()),
+                replacement: None,
+            },
+            Alias {
+                find: AliasFind::pattern("^\\.\\./OTHER/", Some("gi")).unwrap(),
+                replacement: None,
+            },
+        ];
+        let exact = ExactFiles::new(&root.to_string_lossy(), aliases);
+        let page = at("src/pages/index.astro");
+        let r = |spec: &str| exact.resolve(spec, &page);
+        let module = |rel: &str| Some(Resolution::Module(at(rel)));
+        assert_eq!(
+            r("../components/Card.astro"),
+            module("src/components/Card.astro")
+        );
+        assert_eq!(
+            r("./../components/./Card.astro"),
+            module("src/components/Card.astro")
+        );
+        assert_eq!(r("@ui/Card.astro"), module("src/components/Card.astro"));
+        assert_eq!(
+            r("../linked/Card.astro"),
+            module("src/components/Card.astro")
+        );
+        // Left to the bundler: a choice it makes, or a file it may not take as it is.
+        assert_eq!(r("../components/Card"), None, "no extension");
+        assert_eq!(r("../components"), None, "a folder");
+        assert_eq!(r("../components/index"), None);
+        assert_eq!(r("../components/Card.astro?raw"), None, "a query");
+        assert_eq!(
+            r("../components/card.css"),
+            None,
+            "not a module the walk reads"
+        );
+        assert_eq!(
+            r("../components/Gone.astro"),
+            None,
+            "missing: the bundler says so"
+        );
+        assert_eq!(r("@uix/Card.astro"), None, "@ui is not a prefix of @uix");
+        assert_eq!(r("@out/outside/Card.astro"), None, "outside the root");
+        assert_eq!(r("@pkg/Card.astro"), None, "an alias to a package");
+        assert_eq!(
+            r("../other/Card.astro"),
+            None,
+            "a pattern alias (i) matched first"
+        );
+        assert_eq!(r("astro"), None);
+        assert_eq!(r("kit/Card.astro"), None, "a package");
+        assert_eq!(exact.resolve("./Card.astro", "\0virtual:x"), None);
+        assert!(
+            AliasFind::pattern("(?<=a)b", None).is_none(),
+            "lookbehind is not read here"
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
