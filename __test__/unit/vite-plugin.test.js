@@ -503,7 +503,7 @@ test('creating a missing file invalidates pages whose walk could not find it', a
   assert.equal(plugin.api.withMissing.has(p('src/pages/index.astro')), false);
 });
 
-test('components of one folder share what a specifier resolves to; a created file asks again', async () => {
+test('components of one folder share what a specifier resolves to (a file on disk is not asked); a created file is found', async () => {
   const { transform, plugin, p, root, batch } = setup({
     'src/pages/index.astro': `---\nimport A from '../components/A.astro';\nimport B from '../components/B.astro';\n---\n<A/><B/>\n`,
     'src/components/A.astro': `---\nimport Shared from './Shared.astro';\nimport Later from './Later.astro';\n---\n<Shared/><Later/>\n`,
@@ -519,14 +519,69 @@ test('components of one folder share what a specifier resolves to; a created fil
     return resolve(source, importer);
   };
   await transform('src/pages/index.astro', ctx);
-  assert.equal(asked.filter((s) => s === './Shared.astro').length, 1, asked.join(', '));
-  assert.equal(asked.filter((s) => s === './Later.astro').length, 1);
+  // An existing file named exactly: the core reads it without a round trip through Vite.
+  assert.equal(asked.filter((s) => s === './Shared.astro').length, 0, asked.join(', '));
+  // A missing one is Vite's to say, once for both importers.
+  assert.equal(asked.filter((s) => s === './Later.astro').length, 1, asked.join(', '));
   // Later.astro appears: the shared answer ("missing") is dropped and Vite is asked again.
   write(root, 'src/components/Later.astro', component());
   await plugin.watchChange(p('src/components/Later.astro'), { event: 'create' });
   await plugin.hotUpdate.call({ environment: { moduleGraph: fakeModuleGraph([]) } }, { type: 'create', file: p('src/components/Later.astro'), timestamp: 9, modules: [] });
   await transform('src/pages/index.astro', ctx);
   assert.ok(batch('src/pages/index.astro', ['src/components/Later.astro'])?.includes('src/components/Later.astro'));
+});
+
+test('files named exactly are read without asking Vite; what an earlier alias, a custom resolver or preserveSymlinks decides is asked', async () => {
+  const files = {
+    'src/pages/index.astro': [
+      '---',
+      "import Local from '../components/Local.astro';",
+      "import Card from '@ui/Card.astro';",
+      "import Own from '@own/Own.astro';",
+      "import Re from '@ui/Re.astro';",
+      "import Bare from '../components/Bare';",
+      '---',
+      '<Local/><Card/><Own/><Re/><Bare/>',
+      '',
+    ].join('\n'),
+    'src/components/Local.astro': component(),
+    'src/components/Card.astro': component(),
+    'src/components/Own.astro': component(),
+    'src/components/Re.astro': component(),
+    'src/components/Bare.astro': component(),
+  };
+  for (const preserveSymlinks of [false, true]) {
+    const { transform, plugin, root } = setup(files);
+    const components = path.join(root, 'src/components');
+    plugin.configResolved({
+      plugins: [],
+      command: 'build',
+      resolve: {
+        preserveSymlinks,
+        alias: [
+          { find: /^@ui\/Re/, replacement: `${components}/Re` },
+          { find: '@ui', replacement: components },
+          { find: '@own', replacement: components, customResolver: () => null },
+        ],
+      },
+    });
+    const ctx = fakeContext(root);
+    /** @type {string[]} */
+    const asked = [];
+    const resolve = ctx.resolve;
+    ctx.resolve = async (source, importer) => {
+      asked.push(source);
+      const aliased = /^@(?:ui|own)\/(.*)$/.exec(source);
+      if (aliased) return { id: path.join(components, aliased[1]) };
+      if (source === '../components/Bare') return { id: path.join(components, 'Bare.astro') };
+      return resolve(source, importer);
+    };
+    await transform('src/pages/index.astro', ctx);
+    const expected = preserveSymlinks
+      ? ['../components/Local.astro', '@ui/Card.astro', '@own/Own.astro', '@ui/Re.astro', '../components/Bare']
+      : ['@own/Own.astro', '@ui/Re.astro', '../components/Bare'];
+    assert.deepEqual(asked.sort(), expected.sort(), `preserveSymlinks: ${preserveSymlinks}`);
+  }
 });
 
 test('concurrent walks over one tree answer each question once; the others wait for it', async () => {

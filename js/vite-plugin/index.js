@@ -18,7 +18,7 @@ import { planRoutes as planEveryRoute } from '../plans.js';
 import { readFile } from 'node:fs/promises';
 import { DependencyMap, invalidateModules, planSignature } from './hmr.js';
 import { logError, reportDiagnostics, reportNotes, reportWarnings, Said, toLog } from './log.js';
-import { forgetResolutions, settle } from './walk.js';
+import { forgetResolutions, resolveExactFiles, settle } from './walk.js';
 
 /**
  * @typedef {import('../../index.js').ComponentInfo} ComponentInfo
@@ -199,6 +199,7 @@ export function hoistVitePlugin(config) {
   const project = () =>
     (projectPromise ??= Promise.resolve((config.createProject ?? nativeProject)(root)).then((p) => {
       made = p;
+      resolveExactFiles(p, viteAliases, preserveSymlinks);
       return p;
     }));
   /** @type {Route[] | null} */
@@ -242,6 +243,7 @@ export function hoistVitePlugin(config) {
   let vitePlugins = [];
   /** @type {readonly import('./walk.js').Alias[]} */
   let viteAliases = [];
+  let preserveSymlinks = false;
   let reported = false;
 
   /**
@@ -306,10 +308,12 @@ export function hoistVitePlugin(config) {
   const transform = {
     name: 'astro-hoist:transform',
 
-    /** @param {{ plugins: readonly VitePlugin[], command?: 'build' | 'serve', resolve?: { alias?: readonly import('./walk.js').Alias[] } }} resolved */
+    /** @param {{ plugins: readonly VitePlugin[], command?: 'build' | 'serve', resolve?: { alias?: readonly import('./walk.js').Alias[], preserveSymlinks?: boolean } }} resolved */
     configResolved(resolved) {
       vitePlugins = resolved.plugins;
       viteAliases = resolved.resolve?.alias ?? [];
+      preserveSymlinks = resolved.resolve?.preserveSymlinks ?? false;
+      if (made) resolveExactFiles(made, viteAliases, preserveSymlinks);
       // Astro's build first runs a short-lived dev server of the same plugins (its content sync):
       // the build that follows has no server, so keeps nothing for one (output cache, watch files).
       if (resolved.command === 'build') {
@@ -322,6 +326,19 @@ export function hoistVitePlugin(config) {
     /** @param {HmrContext['server']} devServer */
     configureServer(devServer) {
       server = devServer;
+    },
+
+    /**
+     * A build's server environment: every route's tree is read now, while the bundler resolves
+     * its entries, so a page's transform finds its tree read (and its components, later, their
+     * plans at once) instead of waiting for its walk. Not awaited: a page's own walk waits for
+     * whatever it still needs, and a failure here is that walk's to report. A dev server walks
+     * only what is requested.
+     * @this {TransformContext}
+     */
+    buildStart() {
+      if (server || !routes || isClient(this, undefined)) return;
+      walkRoutes(hookResolver(this, vitePlugins, viteAliases)).catch(() => {});
     },
 
     transform: {
@@ -353,10 +370,22 @@ export function hoistVitePlugin(config) {
         const file = slash(id);
         const p = await project();
 
+        const planOptions = { concurrency: options.concurrency, speculative: options.speculative };
+        // A component whose tree an earlier walk went through (a page's components, transformed
+        // after the page): its analysis and batch at once, without a trip to the thread pool.
+        /** @type {import('../../index.js').QuickOutcome | null} */
+        let quick = null;
+        if (!config.onReport && typeof p.quick === 'function') {
+          try {
+            quick = p.quick(file, code, planOptions);
+          } catch {
+            quick = null; // the long way reports it
+          }
+        }
         /** @type {ComponentInfo} */
         let info;
         try {
-          info = await p.update(file, code);
+          info = quick ? quick.info : await p.update(file, code);
         } catch (error) {
           if (!mentionsLoaders(code)) return passThrough(file, error instanceof Error ? error.message : String(error));
           return this.error(logError(toLog(error, id)));
@@ -368,8 +397,7 @@ export function hoistVitePlugin(config) {
         }
         reportDiagnostics(this, id, info.diagnostics, said, logger);
 
-        await settle(p, [file], hookResolver(this, vitePlugins, viteAliases));
-        const planOptions = { concurrency: options.concurrency, speculative: options.speculative };
+        if (!quick) await settle(p, [file], hookResolver(this, vitePlugins, viteAliases));
         // The report shows the plan each component's code was built with: only then is the full
         // plan (schedules, waves) worth computing here; the code needs its batch.
         /** @type {{ entries: import('../../index.js').BatchEntry[], order: string[], notes: import('../../index.js').Diagnostic[], files: string[], complete: boolean, flow?: string | null } | undefined} */
@@ -382,7 +410,7 @@ export function hoistVitePlugin(config) {
           if (outcome.plan) decided.set(outcome.plan.root, outcome.plan);
           decision = outcome.plan;
         } else {
-          const outcome = await p.batch(file, planOptions);
+          const outcome = quick ?? (await p.batch(file, planOptions));
           error = outcome.error;
           decision = outcome.batch;
         }
