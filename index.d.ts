@@ -62,10 +62,11 @@ export declare class Project {
    * From now on, resolves without asking (no `walk` request) the imports whose file is certain:
    * a relative specifier, or one an alias turns into a path inside the root, that names an
    * existing file with its extension, symlinks resolved as Vite resolves them (so not with
-   * `resolve.preserveSymlinks`). Everything else is still asked. Returns false, and changes
-   * nothing, when an alias pattern cannot be read here (every import is then asked).
+   * `resolve.preserveSymlinks`). Everything else is still asked. `null` turns this off (every
+   * import is asked again), and so does an alias pattern that cannot be read here; both return
+   * false.
    */
-  resolveExactFiles(aliases: Array<PathAlias>): boolean
+  resolveExactFiles(aliases?: Array<PathAlias> | undefined | null): boolean
   /** Answers questions of `walk`. */
   answer(answers: Array<Answer>): void
   /**
@@ -540,6 +541,12 @@ export interface PlanOptions {
   concurrency?: number
   /** Plan conditional children as started early (the integration's `speculative`). */
   speculative?: boolean
+  /**
+   * List the files a batch was decided from in `Batch.files` (default true). False leaves it
+   * empty, for a caller that watches no file (a one-off build): half of what `batch` and
+   * `quick` hand to JS is that list. Other calls ignore it.
+   */
+  files?: boolean
 }
 
 /** A plan, or why there is none. */

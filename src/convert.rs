@@ -371,13 +371,14 @@ impl From<core::plan::BatchEntry> for BatchEntry {
     }
 }
 
-impl From<core::plan::Batch> for Batch {
-    fn from(b: core::plan::Batch) -> Self {
+impl Batch {
+    /// The core's batch for JS; `files: false` leaves its files out (`PlanOptions.files`).
+    pub fn from_core(b: core::plan::Batch, files: bool) -> Self {
         Batch {
             entries: b.entries.into_iter().map(BatchEntry::from).collect(),
             order: b.order,
             notes: b.notes.into_iter().map(Diagnostic::from).collect(),
-            files: b.files,
+            files: if files { b.files } else { Vec::new() },
             complete: b.complete,
             flow: b.flow,
         }
@@ -407,6 +408,11 @@ impl From<core::plan::RoutePlan> for RoutePlan {
 }
 
 /// The core's plan options, checked: `concurrency` must be a positive integer.
+/// Whether a batch lists its files (`PlanOptions.files`, default true).
+pub fn lists_files(options: &Option<PlanOptions>) -> bool {
+    options.as_ref().and_then(|o| o.files) != Some(false)
+}
+
 pub fn plan_options(options: Option<PlanOptions>) -> napi::Result<core::plan::PlanOptions> {
     let options = options.unwrap_or_default();
     let concurrency = match options.concurrency {

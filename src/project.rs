@@ -9,7 +9,7 @@ use napi_derive::napi;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::convert::plan_options;
+use crate::convert::{lists_files, plan_options};
 use crate::guard;
 use crate::types::*;
 
@@ -159,28 +159,29 @@ impl Project {
     /// From now on, resolves without asking (no `walk` request) the imports whose file is certain:
     /// a relative specifier, or one an alias turns into a path inside the root, that names an
     /// existing file with its extension, symlinks resolved as Vite resolves them (so not with
-    /// `resolve.preserveSymlinks`). Everything else is still asked. Returns false, and changes
-    /// nothing, when an alias pattern cannot be read here (every import is then asked).
+    /// `resolve.preserveSymlinks`). Everything else is still asked. `null` turns this off (every
+    /// import is asked again), and so does an alias pattern that cannot be read here; both return
+    /// false.
     #[napi]
-    pub fn resolve_exact_files(&self, aliases: Vec<PathAlias>) -> bool {
-        let mut read = Vec::with_capacity(aliases.len());
-        for alias in aliases {
-            let find = if alias.pattern == Some(true) {
-                match core::resolve::AliasFind::pattern(&alias.find, alias.flags.as_deref()) {
-                    Some(pattern) => pattern,
-                    None => return false,
-                }
-            } else {
-                core::resolve::AliasFind::Prefix(alias.find)
-            };
-            read.push(core::resolve::Alias {
-                find,
-                replacement: alias.replacement,
-            });
-        }
-        let exact = core::resolve::ExactFiles::new(self.inner.root(), read);
-        self.inner.resolve_exact_files(Some(exact));
-        true
+    pub fn resolve_exact_files(&self, aliases: Option<Vec<PathAlias>>) -> bool {
+        let exact = aliases.and_then(|aliases| {
+            let mut read = Vec::with_capacity(aliases.len());
+            for alias in aliases {
+                let find = if alias.pattern == Some(true) {
+                    core::resolve::AliasFind::pattern(&alias.find, alias.flags.as_deref())?
+                } else {
+                    core::resolve::AliasFind::Prefix(alias.find)
+                };
+                read.push(core::resolve::Alias {
+                    find,
+                    replacement: alias.replacement,
+                });
+            }
+            Some(core::resolve::ExactFiles::new(self.inner.root(), read))
+        });
+        let on = exact.is_some();
+        self.inner.resolve_exact_files(exact);
+        on
     }
 
     /// Answers questions of `walk`.
@@ -264,6 +265,7 @@ impl Project {
         source: String,
         options: Option<PlanOptions>,
     ) -> Result<Option<QuickOutcome>> {
+        let files = lists_files(&options);
         let options = plan_options(options)?;
         let project = Arc::clone(&self.inner);
         let outcome = guard(move || {
@@ -280,7 +282,7 @@ impl Project {
             match outcome {
                 Ok(batch) => QuickOutcome {
                     info,
-                    batch: Some(batch.into()),
+                    batch: Some(Batch::from_core(batch, files)),
                     error: None,
                 },
                 Err(error) => QuickOutcome {
@@ -303,6 +305,7 @@ impl Project {
         Ok(AsyncTask::new(BatchTask {
             project: Arc::clone(&self.inner),
             root,
+            files: lists_files(&options),
             options: plan_options(options)?,
         }))
     }
@@ -399,6 +402,7 @@ pub struct BatchTask {
     project: Arc<core::graph::Project>,
     root: String,
     options: core::plan::PlanOptions,
+    files: bool,
 }
 
 impl Task for BatchTask {
@@ -415,7 +419,7 @@ impl Task for BatchTask {
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
         Ok(match output {
             Ok(batch) => BatchOutcome {
-                batch: Some(batch.into()),
+                batch: Some(Batch::from_core(batch, self.files)),
                 error: None,
             },
             Err(error) => BatchOutcome {

@@ -501,6 +501,10 @@ pub struct PlanOptions {
     pub concurrency: Option<f64>,
     /// Plan conditional children as started early (the integration's `speculative`).
     pub speculative: Option<bool>,
+    /// List the files a batch was decided from in `Batch.files` (default true). False leaves it
+    /// empty, for a caller that watches no file (a one-off build): half of what `batch` and
+    /// `quick` hand to JS is that list. Other calls ignore it.
+    pub files: Option<bool>,
 }
 
 /// One loader a root's batch lists.

@@ -487,9 +487,20 @@ test('quick: a component whose walked tree needs nothing read or asked gets its 
     assert.deepEqual(quick.info, await p.update(a, source));
     assert.deepEqual(quick.batch, (await p.batch(a, { concurrency: 2 })).batch);
     assert.deepEqual(quick.batch?.entries.map((e) => e.component), ['src/components/A.astro', 'src/components/B.astro']);
+    // files: false (a caller that watches nothing) leaves out only the files read.
+    assert.ok((quick.batch?.files.length ?? 0) >= 2);
+    const unlisted = p.quick(a, source, { concurrency: 2, files: false });
+    assert.deepEqual(unlisted?.batch, { ...quick.batch, files: [] });
+    assert.deepEqual((await p.batch(a, { concurrency: 2, files: false })).batch, { ...quick.batch, files: [] });
     assert.equal(p.quick(a, `${source}\n<p>edited</p>\n`), null, 'another content: analyze it');
-    // An alias pattern this side cannot read: every import is asked, as before.
-    assert.equal(new Project(root).resolveExactFiles([{ find: '(?<=x)y', pattern: true }]), false);
+    // Turned off (null, or an alias pattern this side cannot read, even after it was on):
+    // every import is asked.
+    for (const off of [null, [{ find: '(?<=x)y', pattern: true }]]) {
+      const q = new Project(root);
+      assert.equal(q.resolveExactFiles([]), true);
+      assert.equal(q.resolveExactFiles(off), false);
+      assert.deepEqual((await q.walk([page])).map((r) => r.specifier), ['../components/A.astro'], JSON.stringify(off));
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -146,7 +146,9 @@ export function aliasedPath(aliases, specifier) {
  * @returns {boolean} whether the core resolves them
  */
 export function resolveExactFiles(project, aliases, preserveSymlinks = false) {
-  if (preserveSymlinks || typeof project.resolveExactFiles !== 'function') return false;
+  if (typeof project.resolveExactFiles !== 'function') return false;
+  // Off, not just left alone: an earlier config may have turned it on.
+  if (preserveSymlinks) return project.resolveExactFiles(null);
   return project.resolveExactFiles(
     aliases.map(({ find, replacement, customResolver }) => {
       const target = typeof replacement === 'string' && !customResolver && path.isAbsolute(replacement) ? slash(replacement) : undefined;
