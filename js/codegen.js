@@ -227,10 +227,12 @@ export function batchOffset(info) {
  * @param {BatchOptions} [args.options]
  * @param {string[]} [args.order] start order under a concurrency limit
  * @param {string | null} [args.flow] the component's dataflow tree, JSON from the core
- * @returns {{ code: string, map: import('magic-string').SourceMap, warnings: CodegenWarning[], append: string } | null}
+ * @param {boolean} [args.map] make a source map (default true): a build whose output has no
+ *   source maps reads none, and making one is most of this function's time
+ * @returns {{ code: string, map?: import('magic-string').SourceMap, warnings: CodegenWarning[], append: string } | null}
  *   null: nothing to change. `append`: statements to add after Astro compiled the result.
  */
-export function transformAstro({ source, file, root, info, entries = [], options = {}, order, flow }) {
+export function transformAstro({ source, file, root, info, entries = [], options = {}, order, flow, map = true }) {
   const s = new MagicString(source);
   const component = toComponentPath(root, file);
   /** @type {string[]} */
@@ -257,7 +259,7 @@ export function transformAstro({ source, file, root, info, entries = [], options
     code: s.toString(),
     // Word boundaries: exact for every token (what error positions and breakpoints need), and a
     // fraction of a per-character map, which the dev server parses again for each module it runs.
-    map: s.generateMap({ hires: 'boundary', includeContent: true, source: file, file }),
+    ...(map ? { map: s.generateMap({ hires: 'boundary', includeContent: true, source: file, file }) } : {}),
     warnings,
     append: append.length > 0 ? `\n${append.join('\n')}\n` : '',
   };

@@ -226,6 +226,28 @@ test('a one-off build watches nothing and keeps no reverse map; its code is the 
   assert.equal(/** @type {any} */ (b.result).code, /** @type {any} */ (a.result).code);
 });
 
+test('a build makes source maps only when its output has them; a dev server always does', async () => {
+  /** @param {{ sourcemap?: unknown, environment?: boolean, server?: boolean }} how */
+  const run = async ({ sourcemap, environment = true, server = false }) => {
+    const s = setup(PAGE_FILES);
+    if (!environment) s.plugin.configResolved({ plugins: [], command: server ? 'serve' : 'build', build: { sourcemap } });
+    if (server) s.plugin.configureServer({ moduleGraph: fakeModuleGraph([]), environments: {} });
+    const ctx = fakeContext(s.root);
+    if (environment) Object.assign(ctx, { environment: { config: { consumer: 'server', build: { sourcemap } } } });
+    return /** @type {any} */ ((await s.transform('src/pages/index.astro', ctx)).result);
+  };
+  const mapped = await run({ sourcemap: true });
+  assert.ok(mapped.map.mappings.length > 0);
+  assert.equal(mapped.map.sourcesContent.length, 1);
+  for (const sourcemap of ['hidden', 'inline']) assert.ok((await run({ sourcemap })).map, String(sourcemap));
+  for (const how of [{ sourcemap: false }, { sourcemap: false, environment: false }]) {
+    const bare = await run(how);
+    assert.equal(bare.code, mapped.code, 'the same code');
+    assert.equal('map' in bare, false, JSON.stringify(how));
+  }
+  assert.ok((await run({ sourcemap: false, environment: false, server: true })).map, 'a dev server maps');
+});
+
 test('a dev server: the plugin keeps its own reverse map and adds no watch files (no extra imports in the module graph)', async () => {
   const { plugin, transform, p } = setup(PAGE_FILES);
   plugin.configureServer({ moduleGraph: fakeModuleGraph([]), environments: {} });

@@ -36,7 +36,7 @@ import { forgetResolutions, resolveExactFiles, settle } from './walk.js';
 /**
  * The parts of Vite's / Rollup's plugin contexts these plugins use. Typed locally so the package
  * needs no `vite` types at check time.
- * @typedef {{ config?: { consumer?: 'client' | 'server' }, pluginContainer?: { load(id: string): Promise<unknown> } }} Environment
+ * @typedef {{ config?: { consumer?: 'client' | 'server', build?: { sourcemap?: boolean | 'inline' | 'hidden' } }, pluginContainer?: { load(id: string): Promise<unknown> } }} Environment
  * @typedef {object} TransformContext
  * @property {(source: string, importer?: string, options?: { skipSelf?: boolean }) => Promise<{ id: string, external?: boolean | string, meta?: Record<string, any> } | null>} resolve
  * @property {(options: { id: string }) => Promise<{ code?: string | null }>} [load]
@@ -83,6 +83,18 @@ function isClient(ctx, options) {
   const consumer = ctx.environment?.config?.consumer;
   if (consumer) return consumer === 'client';
   return options?.ssr === false;
+}
+
+/**
+ * Whether a build's output of this environment has source maps (Vite's `build.sourcemap`, per
+ * environment since Vite 6; `fallback` is the resolved config's). Only then does a build read the
+ * maps its transforms return.
+ * @param {TransformContext} ctx
+ * @param {unknown} fallback
+ */
+function buildKeepsMaps(ctx, fallback) {
+  const sourcemap = ctx.environment?.config?.build?.sourcemap;
+  return Boolean(sourcemap === undefined ? fallback : sourcemap);
 }
 
 /**
@@ -228,7 +240,7 @@ export function hoistVitePlugin(config) {
   let made = null;
   /**
    * Dev: each component's last output, for the source it was made from.
-   * @type {Map<string, { code: string, output: { code: string, map: unknown } | null, append: string }>}
+   * @type {Map<string, { code: string, output: { code: string, map?: unknown } | null, append: string }>}
    */
   const results = new Map();
   /**
@@ -244,6 +256,9 @@ export function hoistVitePlugin(config) {
   /** @type {readonly import('./walk.js').Alias[]} */
   let viteAliases = [];
   let preserveSymlinks = false;
+  /** The resolved config's `build.sourcemap`, for a hook context without an environment (maps until it is known). */
+  /** @type {unknown} */
+  let buildSourcemap = true;
   let reported = false;
 
   /**
@@ -308,9 +323,10 @@ export function hoistVitePlugin(config) {
   const transform = {
     name: 'astro-hoist:transform',
 
-    /** @param {{ plugins: readonly VitePlugin[], command?: 'build' | 'serve', resolve?: { alias?: readonly import('./walk.js').Alias[], preserveSymlinks?: boolean } }} resolved */
+    /** @param {{ plugins: readonly VitePlugin[], command?: 'build' | 'serve', resolve?: { alias?: readonly import('./walk.js').Alias[], preserveSymlinks?: boolean }, build?: { sourcemap?: unknown } }} resolved */
     configResolved(resolved) {
       vitePlugins = resolved.plugins;
+      buildSourcemap = resolved.build?.sourcemap ?? false;
       viteAliases = resolved.resolve?.alias ?? [];
       preserveSymlinks = resolved.resolve?.preserveSymlinks ?? false;
       if (made) resolveExactFiles(made, viteAliases, preserveSymlinks);
@@ -370,7 +386,9 @@ export function hoistVitePlugin(config) {
         const file = slash(id);
         const p = await project();
 
-        const planOptions = { concurrency: options.concurrency, speculative: options.speculative };
+        // Only a dev server or a watched build records the files a batch was decided from.
+        const watching = Boolean(server || this.meta?.watchMode);
+        const planOptions = { concurrency: options.concurrency, speculative: options.speculative, files: watching };
         // A component whose tree an earlier walk went through (a page's components, transformed
         // after the page): its analysis and batch at once, without a trip to the thread pool.
         /** @type {import('../../index.js').QuickOutcome | null} */
@@ -423,7 +441,7 @@ export function hoistVitePlugin(config) {
           // A dev server's hotUpdate invalidates exactly the modules whose plan a change alters
           // (hmr.js): watch files there would make Vite treat every file a plan read as an
           // import of the module, and re-transform whole chains on an edit that changes no plan.
-          if (server || this.meta?.watchMode) deps.set(file, decision.files);
+          if (watching) deps.set(file, decision.files);
           if (!server && this.meta?.watchMode) {
             for (const read of decision.files) if (read !== file && path.isAbsolute(read)) this.addWatchFile(read);
           }
@@ -440,8 +458,11 @@ export function hoistVitePlugin(config) {
         if (startable.length === 0) entries = [];
         const keys = new Set(entries.map((entry) => entry.id));
         const order = options.concurrency !== undefined && keys.size > 1 && decision ? decision.order.filter((key) => keys.has(key)) : undefined;
-        const result = transformAstro({ source: code, file, root, info, entries, options, order, flow: decision?.flow });
-        const output = result ? { code: result.code, map: result.map } : null;
+        // A dev server always maps (stack traces, the browser's debugger); a build only when it
+        // writes maps.
+        const map = Boolean(server) || buildKeepsMaps(this, buildSourcemap);
+        const result = transformAstro({ source: code, file, root, info, entries, options, order, flow: decision?.flow, map });
+        const output = result ? (result.map ? { code: result.code, map: result.map } : { code: result.code }) : null;
         if (server && (!decision || decision.complete)) results.set(id, { code, output, append: result?.append ?? '' });
         if (!result) return null;
         reportWarnings(this, id, result.warnings, said);
