@@ -881,3 +881,19 @@ test('<Defer>: a project that imports it gets the defer middleware (inside the o
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('the cache config module: hook filters let only its own id into JS; the handlers check again', async () => {
+  const { cacheConfigPlugin, CACHE_CONFIG_ID } = await import('../../js/vite-plugin/cache-config.js');
+  const plugin = cacheConfigPlugin('/p', { maxEntries: 10 });
+  assert.ok(plugin.resolveId.filter.id.test(CACHE_CONFIG_ID));
+  for (const other of ['virtual:astro-hoist/cache-configX', 'xvirtual:astro-hoist/cache-config', './a.astro', `\0${CACHE_CONFIG_ID}`]) {
+    assert.equal(plugin.resolveId.filter.id.test(other), false, other);
+    assert.equal(plugin.resolveId.handler(other), null);
+  }
+  const resolved = plugin.resolveId.handler(CACHE_CONFIG_ID);
+  assert.equal(resolved, `\0${CACHE_CONFIG_ID}`);
+  assert.ok(plugin.load.filter.id.test(resolved));
+  assert.equal(plugin.load.filter.id.test(CACHE_CONFIG_ID), false);
+  assert.equal(plugin.load.handler(CACHE_CONFIG_ID), null);
+  assert.match(String(plugin.load.handler(resolved)), /maxEntries/);
+});

@@ -9,6 +9,9 @@ import path from 'node:path';
 export const CACHE_CONFIG_ID = 'virtual:astro-hoist/cache-config';
 const RESOLVED = `\0${CACHE_CONFIG_ID}`;
 
+/** @param {string} text */
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /**
  * @typedef {import('../options.js').CacheOptions} CacheOptions
  */
@@ -53,13 +56,21 @@ export function cacheConfigModule(root, cache) {
 export function cacheConfigPlugin(root, cache) {
   return {
     name: 'astro-hoist:cache-config',
-    /** @param {string} id */
-    resolveId(id) {
-      return id === CACHE_CONFIG_ID ? RESOLVED : null;
+    // Hook filters: a bundler that honours them (Rolldown) calls into JS only for this module,
+    // not for every import of the build; the handlers check again for one that does not.
+    resolveId: {
+      filter: { id: new RegExp(`^${escapeRegExp(CACHE_CONFIG_ID)}$`) },
+      /** @param {string} id */
+      handler(id) {
+        return id === CACHE_CONFIG_ID ? RESOLVED : null;
+      },
     },
-    /** @param {string} id */
-    load(id) {
-      return id === RESOLVED ? cacheConfigModule(root, cache) : null;
+    load: {
+      filter: { id: new RegExp(`^${escapeRegExp(RESOLVED)}$`) },
+      /** @param {string} id */
+      handler(id) {
+        return id === RESOLVED ? cacheConfigModule(root, cache) : null;
+      },
     },
   };
 }
