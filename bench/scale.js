@@ -139,8 +139,9 @@ export async function runScale({ quick, progress }) {
   for (const size of sizes) {
     // Builds of one site vary by ±10% run to run on a shared 2-core machine, and the machine's
     // speed drifts over minutes: several rounds, each building the variants back to back (the
-    // order rotated), and the ratio is the median of each round's own ratio to plain Astro.
-    const rounds = quick ? 1 : size >= 1000 ? 2 : size >= 300 ? 5 : 15;
+    // order rotated; at 50 and 300 routes a multiple of 3 rounds, so each variant takes each
+    // place in a round equally often), and the ratio is the median of each round's own ratio.
+    const rounds = quick ? 1 : size >= 1000 ? 2 : size >= 300 ? 6 : 15;
     /** @type {Record<string, string>} */
     const roots = {};
     let shape = { files: 0, components: 0, loaders: 0, deep: '' };
@@ -269,7 +270,7 @@ export async function runScale({ quick, progress }) {
       'deep, each component rendering two of the next level, one as the other\'s slot content, over a pool of components shared ' +
       'between routes; 40% of imports through a Vite alias from astro.config, 30% through a barrel module per level, 30% relative; ' +
       `40% of components have a loader. ${shapes.join('; ')}. Plain Astro awaits the same loaders inline. Every build from a clean ` +
-      'state (no dist/, .astro/, node_modules/.cache), each round building the three variants back to back, the order rotated (15 rounds at 50 routes, 5 at 300, after a build not counted; 2 at 1,000); the ratio is the median of the rounds\' own ratios to plain Astro (the machine\'s speed drifts over minutes); wall time of the `astro build` process and its peak ' +
+      'state (no dist/, .astro/, node_modules/.cache), each round building the three variants back to back, the order rotated (15 rounds at 50 routes and 6 at 300, so each variant builds first, second and third equally often, after a build not counted; 2 at 1,000); the ratio is the median of the rounds\' own ratios to plain Astro (the machine\'s speed drifts over minutes); wall time of the `astro build` process and its peak ' +
       'resident memory (VmHWM). `analyze`: the installed CLI\'s engine in a fresh process reading the project through its Astro ' +
       'config, with Node\'s compile cache on as the CLI turns it on (the first run, filling it, reported apart); "planning every route" is `planRoutes` after the walk. Disk scan: `scanProject` in a fresh process, cold (no disk ' +
       'cache) then warm. Dev: `astro dev`, the time from writing a level-6 component that /r0 renders to the first response of /r0 ' +
