@@ -407,12 +407,12 @@ impl From<core::plan::RoutePlan> for RoutePlan {
     }
 }
 
-/// The core's plan options, checked: `concurrency` must be a positive integer.
 /// Whether a batch lists its files (`PlanOptions.files`, default true).
 pub fn lists_files(options: &Option<PlanOptions>) -> bool {
     options.as_ref().and_then(|o| o.files) != Some(false)
 }
 
+/// The core's plan options, checked: `concurrency` must be a positive integer.
 pub fn plan_options(options: Option<PlanOptions>) -> napi::Result<core::plan::PlanOptions> {
     let options = options.unwrap_or_default();
     let concurrency = match options.concurrency {
