@@ -20,14 +20,39 @@ export async function fetchResponse(url, { timeoutMs = REQUEST_TIMEOUT_MS, init 
   const started = performance.now();
   let response;
   try {
-    response = await fetch(url, { redirect: 'manual', ...init, signal: AbortSignal.timeout(timeoutMs) });
+    try {
+      response = await fetch(url, { redirect: 'manual', ...init, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      // A kept-alive connection the server closed while this process could not notice (Node's
+      // server closes an idle one after 5 s; a test blocked in spawnSync longer than that then
+      // sends on it): a GET that got no response is sent again, once, on a new connection.
+      if (!isStaleConnection(error, init)) throw error;
+      response = await fetch(url, { redirect: 'manual', ...init, signal: AbortSignal.timeout(timeoutMs) });
+    }
     const text = await response.text();
     return { status: response.status, headers: response.headers, text, ms: performance.now() - started };
   } catch (error) {
     const reason = /** @type {Error} */ (error);
     const what = reason.name === 'TimeoutError' ? `no complete response within ${timeoutMs} ms` : reason.message;
-    throw new Error(`GET ${url}: ${what}${response ? ` (status ${response.status})` : ''}`, { cause: error });
+    const cause = /** @type {{ cause?: { code?: string, message?: string } }} */ (reason).cause;
+    const detail = cause?.code || cause?.message ? ` (${[cause.code, cause.message].filter(Boolean).join(': ')})` : '';
+    throw new Error(`GET ${url}: ${what}${detail}${response ? ` (status ${response.status})` : ''}`, { cause: error });
   }
+}
+
+/** Socket errors of a request whose connection was closed under it before any response. */
+const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * Whether `fetch` failed on a connection the server had closed, for a request safe to send again.
+ * @param {unknown} error
+ * @param {RequestInit} init
+ */
+function isStaleConnection(error, init) {
+  const method = (init.method ?? 'GET').toUpperCase();
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  const cause = /** @type {{ cause?: { code?: string } }} */ (error)?.cause;
+  return error instanceof TypeError && typeof cause?.code === 'string' && STALE_CONNECTION.has(cause.code);
 }
 
 /**
