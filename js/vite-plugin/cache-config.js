@@ -9,9 +9,6 @@ import path from 'node:path';
 export const CACHE_CONFIG_ID = 'virtual:astro-hoist/cache-config';
 const RESOLVED = `\0${CACHE_CONFIG_ID}`;
 
-/** @param {string} text */
-const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 /**
  * @typedef {import('../options.js').CacheOptions} CacheOptions
  */
@@ -59,14 +56,14 @@ export function cacheConfigPlugin(root, cache) {
     // Hook filters: a bundler that honours them (Rolldown) calls into JS only for this module,
     // not for every import of the build; the handlers check again for one that does not.
     resolveId: {
-      filter: { id: new RegExp(`^${escapeRegExp(CACHE_CONFIG_ID)}$`) },
+      filter: { id: /^virtual:astro-hoist\/cache-config$/ },
       /** @param {string} id */
       handler(id) {
         return id === CACHE_CONFIG_ID ? RESOLVED : null;
       },
     },
     load: {
-      filter: { id: new RegExp(`^${escapeRegExp(RESOLVED)}$`) },
+      filter: { id: /^\0virtual:astro-hoist\/cache-config$/ },
       /** @param {string} id */
       handler(id) {
         return id === RESOLVED ? cacheConfigModule(root, cache) : null;

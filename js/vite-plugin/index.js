@@ -462,7 +462,7 @@ export function hoistVitePlugin(config) {
         // writes maps.
         const map = Boolean(server) || buildKeepsMaps(this, buildSourcemap);
         const result = transformAstro({ source: code, file, root, info, entries, options, order, flow: decision?.flow, map });
-        const output = result ? (result.map ? { code: result.code, map: result.map } : { code: result.code }) : null;
+        const output = result ? { code: result.code, ...(result.map && { map: result.map }) } : null;
         if (server && (!decision || decision.complete)) results.set(id, { code, output, append: result?.append ?? '' });
         if (!result) return null;
         reportWarnings(this, id, result.warnings, said);
