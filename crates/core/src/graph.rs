@@ -565,6 +565,18 @@ impl Project {
         out
     }
 
+    /// [`Project::module`] and [`Project::edges`] of `id` at once: one lookup under one lock
+    /// when both are known (planning asks this of every node of every route's tree).
+    pub fn node(&self, id: &str) -> (Option<Arc<ComponentInfo>>, Arc<Edges>) {
+        {
+            let state = self.state.read();
+            if let (Some(info), Some(edges)) = (state.modules.get(id), state.edges.get(id)) {
+                return (Some(Arc::clone(info)), Arc::clone(edges));
+            }
+        }
+        (self.module(id), self.edges(id))
+    }
+
     /// The edges of component `id` (memoized once complete).
     pub fn edges(&self, id: &str) -> Arc<Edges> {
         if let Some(e) = self.state.read().edges.get(id) {

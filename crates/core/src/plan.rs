@@ -227,32 +227,56 @@ fn guarded(info: &ComponentInfo) -> bool {
 
 /// Walks the root's tree (server islands excluded: each is a route of its own).
 fn reach(project: &Project, root: &str) -> Reach {
-    let mut order = project.reached(&[root.to_string()]);
-    let mut index: HashMap<String, u32> = order
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.clone(), i as u32))
-        .collect();
+    // The walk of `Project::reached` (depth first, children in document order, islands
+    // excluded), done here so each component's analysis and edges are looked up once, as it is
+    // first reached: planning every route makes these lookups for every node of every tree.
+    // Sized for a typical tree (tens of components), so the index is not rehashed as it grows.
+    const TYPICAL: usize = 64;
+    let mut order: Vec<String> = Vec::with_capacity(TYPICAL);
+    let mut index: HashMap<String, u32> =
+        HashMap::with_capacity_and_hasher(TYPICAL, Default::default());
+    let mut infos: Vec<Option<Arc<ComponentInfo>>> = Vec::with_capacity(TYPICAL);
+    let mut all_edges: Vec<Arc<Edges>> = Vec::with_capacity(TYPICAL);
+    // An edge still to follow: the node whose edges hold it, and its place there.
+    let mut stack: Vec<(u32, u32)> = Vec::new();
+    let mut visit = |id: &str,
+                     order: &mut Vec<String>,
+                     infos: &mut Vec<Option<Arc<ComponentInfo>>>,
+                     all_edges: &mut Vec<Arc<Edges>>,
+                     stack: &mut Vec<(u32, u32)>| {
+        if index.contains_key(id) {
+            return;
+        }
+        let n = order.len() as u32;
+        index.insert(id.to_string(), n);
+        order.push(id.to_string());
+        let (info, edges) = project.node(id);
+        infos.push(info);
+        for (e, edge) in edges.edges.iter().enumerate().rev() {
+            if !edge.island {
+                stack.push((n, e as u32));
+            }
+        }
+        all_edges.push(edges);
+    };
+    visit(root, &mut order, &mut infos, &mut all_edges, &mut stack);
+    while let Some((n, e)) = stack.pop() {
+        let edges = Arc::clone(&all_edges[n as usize]);
+        visit(
+            &edges.edges[e as usize].to,
+            &mut order,
+            &mut infos,
+            &mut all_edges,
+            &mut stack,
+        );
+    }
     let mut conditional: Vec<Option<bool>> = vec![None; order.len()];
     // Sets of nodes as bit sets: a route's tree has tens of components, so a set is a word or
     // two, and the relaxation below copies and merges them for every edge.
     let mut blockers: Vec<FixedBitSet> = vec![FixedBitSet::with_capacity(order.len()); order.len()];
     let mut batch_wait: Vec<FixedBitSet> =
         vec![FixedBitSet::with_capacity(order.len()); order.len()];
-    let Some(&root_node) = index.get(root) else {
-        return Reach {
-            order,
-            index,
-            conditional: Vec::new(),
-            blockers: Vec::new(),
-            batch_wait: Vec::new(),
-            infos: Vec::new(),
-            edges: Vec::new(),
-        };
-    };
-    let mut infos: Vec<Option<Arc<ComponentInfo>>> =
-        order.iter().map(|c| project.module(c)).collect();
-    let mut all_edges: Vec<Arc<Edges>> = order.iter().map(|c| project.edges(c)).collect();
+    let root_node = 0u32;
     conditional[root_node as usize] = Some(false);
     // Worklist relaxation: a component is revisited when it becomes unconditional or one of its
     // sets grows; flags only go true -> false and sets only grow, so this ends, cycles included.
@@ -288,7 +312,13 @@ fn reach(project: &Project, root: &str) -> Reach {
             .filter(|e| !e.island)
             .map(|e| (e.usage, node_of(&e.to, &mut order), e.conditional))
             .collect();
-        let usage_target: HashMap<u32, u32> = targets.iter().map(|&(u, t, _)| (u, t)).collect();
+        // By usage index (a usage of `info`), its target's node.
+        let mut usage_target: Vec<Option<u32>> = vec![None; info.usages.len()];
+        for &(u, t, _) in &targets {
+            if let Some(slot) = usage_target.get_mut(u as usize) {
+                *slot = Some(t);
+            }
+        }
         for &(usage, child, edge_conditional) in &targets {
             let ch = child as usize;
             // Slot content renders after every component tag that encloses it here.
@@ -297,7 +327,7 @@ fn reach(project: &Project, root: &str) -> Reach {
             let mut parent = info.usages.get(usage as usize).and_then(|u| u.parent);
             for _ in 0..=info.usages.len() {
                 let Some(p) = parent else { break };
-                if let Some(&t) = usage_target.get(&p) {
+                if let Some(&Some(t)) = usage_target.get(p as usize) {
                     wait.grow_and_insert(t as usize);
                     wait.union_with(&blockers[t as usize]);
                 }
@@ -452,10 +482,15 @@ fn plan_as(
     let reached = reach(project, root);
     // Instances the runtime starts once their props (or their condition) are known: needed when
     // the tree has a loader that reads props, or a hoistable one reached only conditionally.
-    let needs_flow = reached.order.iter().any(|c| {
-        project.module(c).is_some_and(|info| match run_kind(&info) {
+    let needs_flow = reached.infos.iter().enumerate().any(|(n, info)| {
+        info.as_ref().is_some_and(|info| match run_kind(info) {
             Some(RunKind::Props) => true,
-            Some(RunKind::Shared) => reached.conditional(c).unwrap_or(false),
+            Some(RunKind::Shared) => reached
+                .conditional
+                .get(n)
+                .copied()
+                .flatten()
+                .unwrap_or(false),
             None => false,
         })
     });
@@ -501,8 +536,9 @@ fn plan_as(
     let mut comps: Vec<String> = reached
         .order
         .iter()
-        .filter(|c| project.module(c).is_some_and(|i| i.loader.is_some()))
-        .cloned()
+        .zip(&reached.infos)
+        .filter(|(_, info)| info.as_ref().is_some_and(|i| i.loader.is_some()))
+        .map(|(c, _)| c.clone())
         .collect();
     let mut deps_of: HashMap<String, Vec<String>> = HashMap::default();
     let mut i = 0;
