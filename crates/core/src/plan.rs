@@ -19,6 +19,7 @@ use fixedbitset::FixedBitSet;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::component::ComponentInfo;
@@ -225,8 +226,10 @@ fn guarded(info: &ComponentInfo) -> bool {
     !info.early_returns.is_empty()
 }
 
-/// Walks the root's tree (server islands excluded: each is a route of its own).
-fn reach(project: &Project, root: &str) -> Reach {
+/// Walks the root's tree (server islands excluded: each is a route of its own). Without `sets`,
+/// only whether each component is reached conditionally (the flags do not depend on the sets):
+/// `blockers` and `batch_wait` are left empty.
+fn reach(project: &Project, root: &str, sets: bool) -> Reach {
     // The walk of `Project::reached` (depth first, children in document order, islands
     // excluded), done here so each component's analysis and edges are looked up once, as it is
     // first reached: planning every route makes these lookups for every node of every tree.
@@ -273,9 +276,9 @@ fn reach(project: &Project, root: &str) -> Reach {
     let mut conditional: Vec<Option<bool>> = vec![None; order.len()];
     // Sets of nodes as bit sets: a route's tree has tens of components, so a set is a word or
     // two, and the relaxation below copies and merges them for every edge.
-    let mut blockers: Vec<FixedBitSet> = vec![FixedBitSet::with_capacity(order.len()); order.len()];
-    let mut batch_wait: Vec<FixedBitSet> =
-        vec![FixedBitSet::with_capacity(order.len()); order.len()];
+    let width = if sets { order.len() } else { 0 };
+    let mut blockers: Vec<FixedBitSet> = vec![FixedBitSet::with_capacity(width); order.len()];
+    let mut batch_wait: Vec<FixedBitSet> = vec![FixedBitSet::with_capacity(width); order.len()];
     let root_node = 0u32;
     conditional[root_node as usize] = Some(false);
     // Worklist relaxation: a component is revisited when it becomes unconditional or one of its
@@ -288,8 +291,11 @@ fn reach(project: &Project, root: &str) -> Reach {
         };
         let edges = Arc::clone(&all_edges[cu]);
         let c_conditional = conditional[cu].unwrap_or(true);
-        let c_blockers = blockers[cu].clone();
-        let c_batch = batch_wait[cu].clone();
+        let (c_blockers, c_batch) = if sets {
+            (blockers[cu].clone(), batch_wait[cu].clone())
+        } else {
+            (FixedBitSet::new(), FixedBitSet::new())
+        };
         let guard = c != root_node && guarded(&info);
         // Each usage's target, by node (a target the walk did not list gets a node here).
         let mut node_of = |id: &str, order: &mut Vec<String>| -> u32 {
@@ -321,29 +327,8 @@ fn reach(project: &Project, root: &str) -> Reach {
         }
         for &(usage, child, edge_conditional) in &targets {
             let ch = child as usize;
-            // Slot content renders after every component tag that encloses it here.
-            let mut wait = c_blockers.clone();
-            wait.grow_and_insert(cu);
-            let mut parent = info.usages.get(usage as usize).and_then(|u| u.parent);
-            for _ in 0..=info.usages.len() {
-                let Some(p) = parent else { break };
-                if let Some(&Some(t)) = usage_target.get(p as usize) {
-                    wait.grow_and_insert(t as usize);
-                    wait.union_with(&blockers[t as usize]);
-                }
-                parent = info.usages.get(p as usize).and_then(|u| u.parent);
-            }
-            if ch < wait.len() {
-                wait.set(ch, false);
-            }
             let enters_conditionally = edge_conditional || guard;
             let is_conditional = c_conditional || enters_conditionally;
-            // A component entered conditionally starts its own tree's batch when it renders.
-            let batch = if enters_conditionally {
-                wait.clone()
-            } else {
-                c_batch.clone()
-            };
             let mut changed = false;
             match conditional[ch] {
                 None => {
@@ -356,11 +341,34 @@ fn reach(project: &Project, root: &str) -> Reach {
                 }
                 _ => {}
             }
-            for (sets, add) in [(&mut blockers, wait), (&mut batch_wait, batch)] {
-                let entry = &mut sets[ch];
-                let before = entry.count_ones(..);
-                entry.union_with(&add);
-                changed |= entry.count_ones(..) != before;
+            if sets {
+                // Slot content renders after every component tag that encloses it here.
+                let mut wait = c_blockers.clone();
+                wait.grow_and_insert(cu);
+                let mut parent = info.usages.get(usage as usize).and_then(|u| u.parent);
+                for _ in 0..=info.usages.len() {
+                    let Some(p) = parent else { break };
+                    if let Some(&Some(t)) = usage_target.get(p as usize) {
+                        wait.grow_and_insert(t as usize);
+                        wait.union_with(&blockers[t as usize]);
+                    }
+                    parent = info.usages.get(p as usize).and_then(|u| u.parent);
+                }
+                if ch < wait.len() {
+                    wait.set(ch, false);
+                }
+                // A component entered conditionally starts its own tree's batch when it renders.
+                let batch = if enters_conditionally {
+                    wait.clone()
+                } else {
+                    c_batch.clone()
+                };
+                for (sets, add) in [(&mut blockers, wait), (&mut batch_wait, batch)] {
+                    let entry = &mut sets[ch];
+                    let before = entry.count_ones(..);
+                    entry.union_with(&add);
+                    changed |= entry.count_ones(..) != before;
+                }
             }
             if changed {
                 work.push(child);
@@ -479,7 +487,7 @@ fn plan_as(
             entries: Vec::new(),
         }));
     };
-    let reached = reach(project, root);
+    let reached = reach(project, root, true);
     // Instances the runtime starts once their props (or their condition) are known: needed when
     // the tree has a loader that reads props, or a hoistable one reached only conditionally.
     let needs_flow = reached.infos.iter().enumerate().any(|(n, info)| {
@@ -1016,29 +1024,48 @@ fn await_steps(project: &Project, reached: &Reach) -> (Vec<AwaitStep>, u32, u32)
 /// runs early), or only through conditional usages or guards (info: it starts when its
 /// conditional ancestor renders). Sorted by file.
 pub fn unreached_loaders(project: &Project) -> Vec<Diagnostic> {
-    let mut unconditional: HashSet<String> = HashSet::default();
-    let mut conditional: HashMap<String, BTreeSet<String>> = HashMap::default();
-    for route in project.routes() {
-        let Ok(Some(root)) = project.route_root(&route) else {
-            continue;
-        };
-        let reached = reach(project, &root);
-        for (c, is_conditional) in reached
-            .order
-            .into_iter()
-            .zip(reached.conditional)
-            .filter_map(|(c, flag)| flag.map(|f| (c, f)))
-        {
-            if is_conditional {
-                conditional
-                    .entry(c)
-                    .or_default()
-                    .insert(route.pattern.clone());
-            } else {
-                unconditional.insert(c);
-            }
-        }
-    }
+    // Components some route renders unconditionally, and the others' routes (by pattern) that
+    // render them conditionally. Every route's tree is walked, so the routes are walked in
+    // parallel (a thousand routes are a thousand walks).
+    type Found = (HashSet<String>, HashMap<String, BTreeSet<String>>);
+    let routes = project.routes();
+    let (unconditional, conditional): Found = crate::pool::pool().install(|| {
+        routes
+            .par_iter()
+            .fold(
+                Found::default,
+                |(mut unconditional, mut conditional), route| {
+                    if let Ok(Some(root)) = project.route_root(route) {
+                        let reached = reach(project, &root, false);
+                        for (c, flag) in reached.order.into_iter().zip(reached.conditional) {
+                            match flag {
+                                Some(true) => {
+                                    conditional
+                                        .entry(c)
+                                        .or_default()
+                                        .insert(route.pattern.clone());
+                                }
+                                Some(false) => {
+                                    unconditional.insert(c);
+                                }
+                                None => {}
+                            }
+                        }
+                    }
+                    (unconditional, conditional)
+                },
+            )
+            .reduce(
+                Found::default,
+                |(mut unconditional, mut conditional), (u, c)| {
+                    unconditional.extend(u);
+                    for (component, patterns) in c {
+                        conditional.entry(component).or_default().extend(patterns);
+                    }
+                    (unconditional, conditional)
+                },
+            )
+    });
     let mut out = Vec::new();
     for (id, info) in project.modules() {
         let Some(loader) = info.loader.as_ref() else {
