@@ -132,7 +132,7 @@ impl std::fmt::Display for Code {
 }
 
 /// A problem in a file, positioned in the file's own coordinates (never the frontmatter's).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Diagnostic {
     pub severity: Severity,

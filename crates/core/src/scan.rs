@@ -4,7 +4,7 @@
 //! The Vite plugin builds the same [`Project`] with Vite's resolver instead; both plan with
 //! [`crate::plan`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -204,15 +204,19 @@ pub fn diagnostics(project: &Project, files: &[String]) -> Vec<Diagnostic> {
         .iter()
         .filter_map(|r| project.route_root(r).ok().flatten())
         .collect();
+    // Each once: the same note is on the edges of every component that imports the same way.
+    let mut seen: HashSet<Diagnostic> = out.iter().cloned().collect();
     for c in project.reached(&roots) {
         for n in &project.edges(&c).notes {
-            if n.severity != Severity::Info && !out.contains(n) {
+            if n.severity != Severity::Info && !seen.contains(n) {
+                seen.insert(n.clone());
                 out.push(n.clone());
             }
         }
     }
     for d in crate::plan::unreached_loaders(project) {
-        if !out.contains(&d) {
+        if !seen.contains(&d) {
+            seen.insert(d.clone());
             out.push(d);
         }
     }
