@@ -3,17 +3,20 @@
 //
 // Two steps per component:
 // - `transformAstro` edits the raw `.astro` source before Astro compiles it: it binds each
-//   getLoaderData() call to its component and render, and inserts the `$$hoistStart(...)` call
-//   that starts the batch of the component's tree (after the frontmatter's guards). It returns
-//   what must follow Astro's compiled module as `append`: the runtime imports, and the
-//   registration of the component's hoistable loader (by key: a batch finds its descendants'
-//   loaders there, so no component imports another's module).
+//   getLoaderData() call to its component and render, and inserts the call that starts the batch
+//   of the component's tree (after the frontmatter's guards). It returns what must follow Astro's
+//   compiled module as `append`: the batch's entries, and the registration of the component's
+//   hoistable loader (by key: a batch finds its descendants' loaders there, so no component
+//   imports another's module). Only a component that imports the runtime itself imports it
+//   again (the same module: no new edge in the module graph); a batch reaches it by a
+//   process-wide name.
 // - `appendImports` adds that at the very end of Astro's compiled module. Astro orders CSS by
 //   each import's index in its importer, and compiled frontmatter imports come before the
 //   component's own style imports: an import anywhere earlier would move every later one.
 
 import MagicString from 'magic-string';
 import { toComponentPath } from './paths.js';
+import { processWideKey, START_BATCH } from './process-wide.js';
 import { CACHE_CONFIG_ID } from './vite-plugin/cache-config.js';
 
 /**
@@ -48,7 +51,11 @@ import { CACHE_CONFIG_ID } from './vite-plugin/cache-config.js';
  */
 
 export const RUNTIME_SPECIFIER = 'astro-hoist/runtime';
-const START_NAME = '$$hoistStart';
+/**
+ * The runtime's `__startBatch`, looked up when the batch starts (see runtime.js: no import of the
+ * runtime is added to a component that has none).
+ */
+const START = `globalThis[Symbol.for(${JSON.stringify(processWideKey(START_BATCH))})]?.`;
 const REGISTER_NAME = '$$hoistRegister';
 const CACHE_INFO_NAME = '$$hoistCacheInfo';
 const FLOW_NAME = '$$hoistFlow';
@@ -125,9 +132,10 @@ export function rewriteLoaderDataCalls(s, info, component, options = {}) {
 }
 
 /**
- * The `$$hoistStart(...)` statement and what it needs after the compiled module: the import, and
- * the batch's entries as a module-level constant (made once, when the module loads; every render
- * passes the same array). Every string is a JSON literal, so any file name yields valid code. The
+ * The statement that starts the batch, and the module-level declarations it needs after the
+ * compiled module: the batch's entries (made once, when the module loads; every render passes the
+ * same array), and its dataflow tree if any. No import: the runtime's `__startBatch` is found by
+ * its process-wide name when the batch starts (runtime.js says why). Every string is a JSON literal, so any file name yields valid code. The
  * component's own loader is its local `loader`; the others are found by key when the batch runs
  * (each component registers its own, with its path), so an unconditional entry is its key alone:
  * every component lists its whole tree, and a page's tree is most of the site's components.
@@ -137,18 +145,19 @@ export function rewriteLoaderDataCalls(s, info, component, options = {}) {
  * @param {BatchOptions} [args.options]
  * @param {string[]} [args.order] keys in the order to start them under a concurrency limit
  * @param {string | null} [args.flow] the root's dataflow tree, JSON from the core
- * @returns {{ statement: string, imports: string[] }}
+ * @returns {{ statement: string, declarations: string[] }}
  */
 export function batchCode(entries, { file, options = {}, order, flow }) {
-  const imports = [`import { __startBatch as ${START_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`];
+  /** @type {string[]} */
+  const declarations = [];
   // The dataflow tree is made once, when the module loads; every render walks the same object.
-  if (flow) imports.push(`const ${FLOW_NAME} = ${flow};`);
+  if (flow) declarations.push(`const ${FLOW_NAME} = ${flow};`);
   const items = startOrder(entries, order).map((entry) => {
     const key = JSON.stringify(entry.id);
     if (entry.file === file) return `{ key: ${key}, loader: loader, component: ${JSON.stringify(entry.component)}${entry.conditional ? ', conditional: true' : ''} }`;
     return entry.conditional ? `{ key: ${key}, conditional: true }` : key;
   });
-  imports.push(`const ${BATCH_NAME} = [${items.join(', ')}];`);
+  declarations.push(`const ${BATCH_NAME} = [${items.join(', ')}];`);
   const batchOptions = {
     timeout: options.timeout,
     concurrency: options.concurrency,
@@ -156,8 +165,8 @@ export function batchCode(entries, { file, options = {}, order, flow }) {
     serverTiming: options.serverTiming,
     dev: options.dev,
   };
-  const statement = `;${START_NAME}(Astro, ${BATCH_NAME}, ${JSON.stringify(batchOptions)}, ${RESULT}${flow ? `, ${FLOW_NAME}` : ''});`;
-  return { statement, imports };
+  const statement = `;${START}(Astro, ${BATCH_NAME}, ${JSON.stringify(batchOptions)}, ${RESULT}${flow ? `, ${FLOW_NAME}` : ''});`;
+  return { statement, declarations };
 }
 
 /**
@@ -242,8 +251,8 @@ export function transformAstro({ source, file, root, info, entries = [], options
   append.push(...registrationCode(info, options, component));
 
   if (entries.length > 0 || flow) {
-    const { statement, imports } = batchCode(entries, { file, options, order, flow });
-    append.unshift(...imports);
+    const { statement, declarations } = batchCode(entries, { file, options, order, flow });
+    append.unshift(...declarations);
     const at = batchOffset(info);
     if (at === null) {
       // A file without fences: a frontmatter must open the file (after a byte-order mark).

@@ -19,7 +19,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { context as otelContext, SpanStatusCode, trace } from '@opentelemetry/api';
 import { __setStableKey, CACHE, cacheSpec, cachedCall } from './cache.js';
 import { evaluate, forEachInstance } from './flow.js';
-import { processWide } from './process-wide.js';
+import { processWide, START_BATCH } from './process-wide.js';
 
 export { __cacheInfo } from './cache.js';
 
@@ -395,6 +395,16 @@ export function __startBatch(astro, entries, options = {}, result = undefined, f
   }
   scheduleDrain(state); // a batch may have raised the concurrency limit
 }
+
+// A component that does not import this module itself (a page or layout whose tree holds loaders)
+// starts its batch through this process-wide reference rather than an import of its own: every
+// import edge costs Astro's build, whose CSS pass asks the bundler for each module's importers and
+// imports once per CSS module per ancestor (one added import in each such module: ~5% of a
+// 1,000-route build, all of it there). Whenever such a batch has anything to start, this module
+// has been loaded: each hoisted loader's component imports getLoaderData from here, and a page's
+// static imports are evaluated before it renders. Without it (no loader in the tree was loaded)
+// the call does nothing, as the batch would: it finds loaders only among registered ones.
+processWide(START_BATCH, () => __startBatch);
 
 /**
  * A batch entry's key: an entry is its key alone when nothing else about it differs from the

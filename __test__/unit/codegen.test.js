@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { SourceMap } from 'node:module';
 import ts from 'typescript';
 import { analyzeComponentSync } from '../../index.js';
-import { appendImports, batchCode, batchOffset, loaderBinding, registrationCode, RUNTIME_SPECIFIER, transformAstro } from '../../js/codegen.js';
+import { appendImports, batchCode, batchOffset, loaderBinding, registrationCode, transformAstro } from '../../js/codegen.js';
 
 const ROOT = '/proj';
 const PAGE = '/proj/src/pages/index.astro';
@@ -90,17 +90,21 @@ test('a component: its loader stays, getLoaderData() is bound, the loader regist
   assert.equal(transformAstro({ source: unread, file: CARD, root: ROOT, info: analyze(unread, CARD) }), null);
 });
 
-test('a batch starts at the frontmatter start, or after the last guard; its imports are appended', () => {
+test('a batch starts at the frontmatter start, or after the last guard; its entries are appended', () => {
   const entries = [entry(CARD), entry('/proj/src/components/Maybe.astro', true)];
   const plain = '---\nimport Card from "../components/Card.astro";\nconst x = await fetch("/x");\n---\n<Card/>\n';
   const a = transformAstro({ source: plain, file: PAGE, root: ROOT, info: analyze(plain), entries, options: { timeout: 500 } });
   assert.ok(a);
-  assert.ok(a.code.startsWith('---\n\n;$$hoistStart(Astro, $$hoistBatch, {"timeout":500}, typeof $$result === "undefined" ? undefined : $$result);\nimport Card'), a.code.slice(0, 80));
+  assert.ok(
+    a.code.startsWith('---\n\n;globalThis[Symbol.for("astro-hoist.startBatch")]?.(Astro, $$hoistBatch, {"timeout":500}, typeof $$result === "undefined" ? undefined : $$result);\nimport Card'),
+    a.code.slice(0, 120),
+  );
   // No component imports another: loaders (and their paths) are found by key; an unconditional
-  // entry is its key alone, made once when the module loads.
+  // entry is its key alone, made once when the module loads. A page that does not import the
+  // runtime gets no import of it either: the batch finds the runtime by its process-wide name.
   assert.equal(
     a.append,
-    `\nimport { __startBatch as $$hoistStart } from "astro-hoist/runtime";\nconst $$hoistBatch = [${JSON.stringify(entries[0].id)}, { key: ${JSON.stringify(entries[1].id)}, conditional: true }];\n`,
+    `\nconst $$hoistBatch = [${JSON.stringify(entries[0].id)}, { key: ${JSON.stringify(entries[1].id)}, conditional: true }];\n`,
   );
 
   const guarded = [
@@ -117,7 +121,8 @@ test('a batch starts at the frontmatter start, or after the last guard; its impo
   assert.equal(info.earlyReturns.length, 2);
   const b = transformAstro({ source: guarded, file: PAGE, root: ROOT, info, entries });
   assert.ok(b);
-  const start = b.code.indexOf(';$$hoistStart(');
+  const start = b.code.indexOf(';globalThis[Symbol.for("astro-hoist.startBatch")]?.(');
+  assert.ok(start > 0);
   assert.ok(start > b.code.indexOf('status: 404'), 'after the last guard');
   assert.ok(start < b.code.indexOf('const later'), 'before the rest of the frontmatter');
   assert.equal(batchOffset(info), info.earlyReturns[1].end);
@@ -128,7 +133,7 @@ test('a file without fences gets a frontmatter for its batch (after a BOM if pre
     const source = `${bom}<Layout><Card/></Layout>\n`;
     const result = transformAstro({ source, file: PAGE, root: ROOT, info: analyze(source), entries: [entry(CARD)] });
     assert.ok(result);
-    assert.ok(result.code.startsWith(`${bom}---\n;$$hoistStart(`), JSON.stringify(result.code.slice(0, 20)));
+    assert.ok(result.code.startsWith(`${bom}---\n;globalThis[Symbol.for("astro-hoist.startBatch")]?.(Astro, `), JSON.stringify(result.code.slice(0, 60)));
     assert.ok(result.code.endsWith('\n---\n<Layout><Card/></Layout>\n'));
   }
 });
@@ -185,12 +190,12 @@ function hostileProject(dirs) {
 test('generated batch is valid JS for hostile file names (node --check)', () => {
   const { root, page, entries } = hostileProject([...HOSTILE_DIRS, ...SYNTAX_ONLY_DIRS]);
   try {
-    const { statement, imports } = batchCode(entries, { file: page, options: { timeout: 1 } });
+    const { statement, declarations } = batchCode(entries, { file: page, options: { timeout: 1 } });
     const registrations = entries.map((e) => {
       const info = /** @type {any} */ ({ id: e.id, loader: { hoistable: true, reads: { context: [] } }, loaderDataCalls: [{}] });
       return `{ const loader = () => 1;\n${registrationCode(info, { dev: true }, e.component).filter((line) => !line.startsWith('import ')).join('\n')}\n}`;
     });
-    const code = `${imports.join('\n')}\nconst $$hoistRegister = () => {};\n${registrations.join('\n')}\nconst Astro = {};\n${statement}\n`;
+    const code = `${declarations.join('\n')}\nconst $$hoistRegister = () => {};\n${registrations.join('\n')}\nconst Astro = {};\n${statement}\n`;
     assert.doesNotMatch(code, new RegExp(root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no absolute path in generated code');
     const check = path.join(root, 'check.mjs');
     fs.writeFileSync(check, code);
@@ -208,12 +213,14 @@ test('generated batch passes the right keys and names for hostile file names (ex
     fs.writeFileSync(
       runtime,
       [
-        'export function __startBatch(astro, entries, options, result) { globalThis.__hoistCaptured = { astro, entries, options, result }; }',
+        // The batch reaches the runtime's __startBatch by its process-wide name, as a page that
+        // does not import the runtime does.
+        'globalThis[Symbol.for("astro-hoist.startBatch")] = (astro, entries, options, result) => { globalThis.__hoistCaptured = { astro, entries, options, result }; };',
         'export function __registerLoader(key, loader, component) { (globalThis.__hoistRegistered ??= []).push({ key, component }); }',
         '',
       ].join('\n'),
     );
-    const { statement, imports } = batchCode(entries, { file: page, options: { speculative: true } });
+    const { statement, declarations } = batchCode(entries, { file: page, options: { speculative: true } });
     // Each child registers its loader with its path (the registration ends its own module; here
     // one module holds them all, so each goes in a block of its own).
     const registrations = entries.map((e) => {
@@ -221,7 +228,7 @@ test('generated batch passes the right keys and names for hostile file names (ex
       return `{ const loader = () => 1;\n${registrationCode(info, {}, e.component).filter((line) => !line.startsWith('import ')).join('\n')}\n}`;
     });
     const code = [
-      ...imports.map((line) => line.replace(JSON.stringify(RUNTIME_SPECIFIER), JSON.stringify(pathToFileURL(runtime).href))),
+      ...declarations,
       `import { __registerLoader as $$hoistRegister } from ${JSON.stringify(pathToFileURL(runtime).href)};`,
       ...registrations,
       "const Astro = { request: 'fake' };",
@@ -245,6 +252,7 @@ test('generated batch passes the right keys and names for hostile file names (ex
       entries.map((e) => ({ key: e.id, component: e.component })),
     );
   } finally {
+    delete (/** @type {any} */ (globalThis))[Symbol.for('astro-hoist.startBatch')];
     fs.rmSync(root, { recursive: true, force: true });
   }
 });

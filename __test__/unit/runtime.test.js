@@ -4,6 +4,7 @@ import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { __existingRenderState, __registerLoader, __renderState, __startBatch, defineBatchLoader, defineLoader, getLoaderData, propsKey } from '../../js/runtime.js';
 import { onRequest, opaqueServerTimingHeader, serverTimingHeader } from '../../js/middleware.js';
+import { batchCode } from '../../js/codegen.js';
 
 // Any rejection nobody handled fails the last test of this file (and node:test's own check).
 /** @type {unknown[]} */
@@ -153,6 +154,20 @@ describe('loaders found by key (each component registers its own)', () => {
     assert.equal(__existingRenderState(astro)?.runs.get('registry-child')?.component, component('registry-child'), 'the path it registered with');
     assert.equal(await getLoaderData(bind(astro, 'registry-child', child)), 'child data');
     await ticks(1); // loaders start in the turn after the one that asked
+    assert.equal(child.calls, 1);
+    endRequest(astro);
+  });
+
+  it('the batch statement generated for a component that does not import the runtime starts the registered loaders', async () => {
+    const astro = fakeAstro();
+    const child = counting('child data');
+    __registerLoader('registry-generated', child, component('registry-generated'));
+    const { statement, declarations } = batchCode([{ file: '/p/src/components/C.astro', id: 'registry-generated', component: component('registry-generated'), conditional: false }], { file: '/p/src/pages/index.astro' });
+    // The page's module: its declarations, then its frontmatter's statement, with no import.
+    new Function('Astro', '$$result', `${declarations.join('\n')}\n${statement}`)(astro, undefined);
+    await ticks(1);
+    assert.equal(child.calls, 1, 'started by the generated batch');
+    assert.equal(await getLoaderData(bind(astro, 'registry-generated', child)), 'child data');
     assert.equal(child.calls, 1);
     endRequest(astro);
   });
