@@ -399,8 +399,8 @@ export function __startBatch(astro, entries, options = {}, result = undefined, f
 // A component that does not import this module itself (a page or layout whose tree holds loaders)
 // starts its batch through this process-wide reference rather than an import of its own: every
 // import edge costs Astro's build, whose CSS pass asks the bundler for each module's importers and
-// imports once per CSS module per ancestor (one added import in each such module: ~5% of a
-// 1,000-route build, all of it there). Whenever such a batch has anything to start, this module
+// imports once per CSS module per ancestor, 6 million times at 1,000 generated routes (an import
+// added to each page and layout made the ids those calls copy a sixth more). Whenever such a batch has anything to start, this module
 // has been loaded: each hoisted loader's component imports getLoaderData from here, and a page's
 // static imports are evaluated before it renders. Without it (no loader in the tree was loaded)
 // the call does nothing, as the batch would: it finds loaders only among registered ones.
