@@ -51,11 +51,7 @@ import { CACHE_CONFIG_ID } from './vite-plugin/cache-config.js';
  */
 
 export const RUNTIME_SPECIFIER = 'astro-hoist/runtime';
-/**
- * The runtime's `__startBatch`, looked up when the batch starts (see runtime.js: no import of the
- * runtime is added to a component that has none).
- */
-const START = `globalThis[Symbol.for(${JSON.stringify(processWideKey(START_BATCH))})]?.`;
+const START_NAME = '$$hoistStart';
 const REGISTER_NAME = '$$hoistRegister';
 const CACHE_INFO_NAME = '$$hoistCacheInfo';
 const FLOW_NAME = '$$hoistFlow';
@@ -132,13 +128,15 @@ export function rewriteLoaderDataCalls(s, info, component, options = {}) {
 }
 
 /**
- * The statement that starts the batch, and the module-level declarations it needs after the
- * compiled module: the batch's entries (made once, when the module loads; every render passes the
- * same array), and its dataflow tree if any. No import: the runtime's `__startBatch` is found by
- * its process-wide name when the batch starts (runtime.js says why). Every string is a JSON literal, so any file name yields valid code. The
- * component's own loader is its local `loader`; the others are found by key when the batch runs
- * (each component registers its own, with its path), so an unconditional entry is its key alone:
- * every component lists its whole tree, and a page's tree is most of the site's components.
+ * The `$$hoistStart(...)` statement and the module-level declarations it needs after the compiled
+ * module: `$$hoistStart` itself, and the batch's entries (made once, when the module loads; every
+ * render passes the same array) and dataflow tree if any. No import: `$$hoistStart` finds the
+ * runtime's `__startBatch` by its process-wide name when the batch starts (runtime.js says why;
+ * `globalThis.Symbol`: a component may import one named `Symbol`). Every string is a JSON
+ * literal, so any file name yields valid code. The component's own loader is its local `loader`;
+ * the others are found by key when the batch runs (each component registers its own, with its
+ * path), so an unconditional entry is its key alone: every component lists its whole tree, and a
+ * page's tree is most of the site's components.
  * @param {BatchEntry[]} entries
  * @param {object} args
  * @param {string} args.file absolute path of the component starting the batch
@@ -148,8 +146,9 @@ export function rewriteLoaderDataCalls(s, info, component, options = {}) {
  * @returns {{ statement: string, declarations: string[] }}
  */
 export function batchCode(entries, { file, options = {}, order, flow }) {
-  /** @type {string[]} */
-  const declarations = [];
+  const declarations = [
+    `const ${START_NAME} = (...args) => globalThis[globalThis.Symbol.for(${JSON.stringify(processWideKey(START_BATCH))})]?.(...args);`,
+  ];
   // The dataflow tree is made once, when the module loads; every render walks the same object.
   if (flow) declarations.push(`const ${FLOW_NAME} = ${flow};`);
   const items = startOrder(entries, order).map((entry) => {
@@ -165,7 +164,7 @@ export function batchCode(entries, { file, options = {}, order, flow }) {
     serverTiming: options.serverTiming,
     dev: options.dev,
   };
-  const statement = `;${START}(Astro, ${BATCH_NAME}, ${JSON.stringify(batchOptions)}, ${RESULT}${flow ? `, ${FLOW_NAME}` : ''});`;
+  const statement = `;${START_NAME}(Astro, ${BATCH_NAME}, ${JSON.stringify(batchOptions)}, ${RESULT}${flow ? `, ${FLOW_NAME}` : ''});`;
   return { statement, declarations };
 }
 

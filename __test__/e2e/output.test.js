@@ -240,9 +240,9 @@ function absolutePaths(dir, needles) {
 
 /**
  * What astro-hoist generated into a server build, as the bundler printed it: the batch calls
- * (`globalThis[Symbol.for("astro-hoist.startBatch")]?.(Astro, $$hoistBatch, ...)`) and their
- * entries (`$$hoistBatch = [...]`), the getLoaderData() bindings (`{ astro: Astro, key, loader,
- * component }`) and the loaders' registrations (`__registerLoader(key, loader, component)`).
+ * (`$$hoistStart(Astro, $$hoistBatch, ...)`) and their entries (`$$hoistBatch = [...]`), the
+ * getLoaderData() bindings (`{ astro: Astro, key, loader, component }`) and the loaders'
+ * registrations (`__registerLoader(key, loader, component)`).
  * @param {string} serverDir
  * @returns {{ snippets: string[], batched: Set<string>, registered: Map<string, string> }} every
  *   snippet; the keys some batch lists; each registered key's component path
@@ -258,7 +258,7 @@ function generatedCode(serverDir) {
     if (!file.endsWith('.mjs')) continue;
     const text = bytes.toString('utf8');
     // Astro 5's esbuild renames `Astro` to `Astro2` where it clashes; a bundler may rename ours.
-    for (const match of text.matchAll(/Symbol\.for\("astro-hoist\.startBatch"\)\]\?\.\(Astro\d*, [\w$]+, \{[^}]*\}, typeof \$\$result/g)) snippets.push(match[0]);
+    for (const match of text.matchAll(/\$\$hoistStart[\w$]*\(Astro\d*, [\w$]+, \{[^}]*\}, typeof \$\$result/g)) snippets.push(match[0]);
     for (const match of text.matchAll(/\$\$hoistBatch[\w$]* = \[[\s\S]*?\];/g)) {
       snippets.push(match[0]);
       for (const [key] of match[0].matchAll(/"[0-9a-f]{16}"/g)) batched.add(JSON.parse(key));

@@ -163,8 +163,9 @@ describe('loaders found by key (each component registers its own)', () => {
     const child = counting('child data');
     __registerLoader('registry-generated', child, component('registry-generated'));
     const { statement, declarations } = batchCode([{ file: '/p/src/components/C.astro', id: 'registry-generated', component: component('registry-generated'), conditional: false }], { file: '/p/src/pages/index.astro' });
-    // The page's module: its declarations, then its frontmatter's statement, with no import.
-    new Function('Astro', '$$result', `${declarations.join('\n')}\n${statement}`)(astro, undefined);
+    // The page's module: its declarations, then its frontmatter's statement, with no import; it
+    // imports a component named `Symbol` (an icon set's), which the lookup must not call.
+    new Function('Astro', '$$result', 'Symbol', `${declarations.join('\n')}\n${statement}`)(astro, undefined, function Symbol() {});
     await ticks(1);
     assert.equal(child.calls, 1, 'started by the generated batch');
     assert.equal(await getLoaderData(bind(astro, 'registry-generated', child)), 'child data');
