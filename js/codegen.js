@@ -7,16 +7,16 @@
 //   of the component's tree (after the frontmatter's guards). It returns what must follow Astro's
 //   compiled module as `append`: the batch's entries, and the registration of the component's
 //   hoistable loader (by key: a batch finds its descendants' loaders there, so no component
-//   imports another's module). Only a component that imports the runtime itself imports it
-//   again (the same module: no new edge in the module graph); a batch reaches it by a
-//   process-wide name.
+//   imports another's module). Both reach the runtime by a process-wide name, not an import;
+//   only a cached loader's facts import it (the same module its component imports: no new edge
+//   in the module graph).
 // - `appendImports` adds that at the very end of Astro's compiled module. Astro orders CSS by
 //   each import's index in its importer, and compiled frontmatter imports come before the
 //   component's own style imports: an import anywhere earlier would move every later one.
 
 import MagicString from 'magic-string';
 import { toComponentPath } from './paths.js';
-import { processWideKey, START_BATCH } from './process-wide.js';
+import { processWideKey, REGISTER_LOADER, START_BATCH } from './process-wide.js';
 import { CACHE_CONFIG_ID } from './vite-plugin/cache-config.js';
 
 /**
@@ -52,7 +52,6 @@ import { CACHE_CONFIG_ID } from './vite-plugin/cache-config.js';
 
 export const RUNTIME_SPECIFIER = 'astro-hoist/runtime';
 const START_NAME = '$$hoistStart';
-const REGISTER_NAME = '$$hoistRegister';
 const CACHE_INFO_NAME = '$$hoistCacheInfo';
 const FLOW_NAME = '$$hoistFlow';
 const BATCH_NAME = '$$hoistBatch';
@@ -147,7 +146,7 @@ export function rewriteLoaderDataCalls(s, info, component, options = {}) {
  */
 export function batchCode(entries, { file, options = {}, order, flow }) {
   const declarations = [
-    `const ${START_NAME} = (...args) => globalThis[globalThis.Symbol.for(${JSON.stringify(processWideKey(START_BATCH))})]?.(...args);`,
+    `const ${START_NAME} = (...args) => ${processWideRef(START_BATCH)}?.(...args);`,
   ];
   // The dataflow tree is made once, when the module loads; every render walks the same object.
   if (flow) declarations.push(`const ${FLOW_NAME} = ${flow};`);
@@ -205,11 +204,20 @@ export function registrationCode(info, options, component) {
   // A loader nothing reads is never started early: no batch lists it. One that reads props is
   // started by the dataflow walk, found by key too.
   if (!(info.loader?.hoistable || info.loader?.byProps) || info.loaderDataCalls.length === 0) return lines;
-  return [
-    ...lines,
-    `import { __registerLoader as ${REGISTER_NAME} } from ${JSON.stringify(RUNTIME_SPECIFIER)};`,
-    `${REGISTER_NAME}(${JSON.stringify(info.id)}, loader, ${JSON.stringify(component)}${options.dev ? ', true' : ''});`,
-  ];
+  // By the runtime's process-wide name, not an import: the component imports getLoaderData from
+  // the runtime, so the runtime is evaluated before this line runs, and every import statement is
+  // a request the dev server's module runner resolves again on each re-evaluation.
+  return [...lines, `${processWideRef(REGISTER_LOADER)}?.(${JSON.stringify(info.id)}, loader, ${JSON.stringify(component)}${options.dev ? ', true' : ''});`];
+}
+
+/**
+ * An expression for the runtime's process-wide function `name` (`globalThis.Symbol`: a component
+ * may import one named `Symbol`).
+ * @param {string} name
+ * @returns {string}
+ */
+function processWideRef(name) {
+  return `globalThis[globalThis.Symbol.for(${JSON.stringify(processWideKey(name))})]`;
 }
 
 /**

@@ -1,8 +1,14 @@
 // A value shared by every copy of astro-hoist's modules in one process (one bundled into the
 // server, one from node_modules): kept on `globalThis` under a registered symbol.
 
-/** The process-wide name of the runtime's `__startBatch`, which generated code calls by it. */
+// The process-wide names of the runtime functions generated code calls by name rather than
+// through an import: each import statement in a component is one more request for the dev
+// server's module runner to resolve on every re-evaluation, and one more edge for the build.
+
+/** The runtime's `__startBatch` (a batch's start in a frontmatter). */
 export const START_BATCH = 'startBatch';
+/** The runtime's `__registerLoader` (a component's hoistable loader, when its module is evaluated). */
+export const REGISTER_LOADER = 'registerLoader';
 
 /**
  * The registered symbol's description for `name`: what generated code passes to `Symbol.for` to

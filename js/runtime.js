@@ -19,7 +19,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { context as otelContext, SpanStatusCode, trace } from '@opentelemetry/api';
 import { __setStableKey, CACHE, cacheSpec, cachedCall } from './cache.js';
 import { evaluate, forEachInstance } from './flow.js';
-import { processWide, START_BATCH } from './process-wide.js';
+import { processWide, REGISTER_LOADER, START_BATCH } from './process-wide.js';
 
 export { __cacheInfo } from './cache.js';
 
@@ -794,6 +794,10 @@ export function __registerLoader(key, loader, component = null, replace = false)
   if (!known || replace) registered.set(key, { loader: /** @type {LoaderFn} */ (loader), component: path, ambiguous: false });
   else if (known.loader !== loader) known.ambiguous = true;
 }
+// Generated code registers a loader through this process-wide reference, not an import (see
+// START_BATCH): it registers only a loader its component reads with getLoaderData(), imported from
+// here, so this module has been evaluated first.
+processWide(REGISTER_LOADER, () => __registerLoader);
 
 /**
  * The run this render already has for a key (or, without a key, for a function).

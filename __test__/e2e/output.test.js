@@ -242,7 +242,7 @@ function absolutePaths(dir, needles) {
  * What astro-hoist generated into a server build, as the bundler printed it: the batch calls
  * (`$$hoistStart(Astro, $$hoistBatch, ...)`) and their entries (`$$hoistBatch = [...]`), the
  * getLoaderData() bindings (`{ astro: Astro, key, loader, component }`) and the loaders'
- * registrations (`__registerLoader(key, loader, component)`).
+ * registrations (`globalThis[Symbol.for("astro-hoist.registerLoader")]?.(key, loader, component)`).
  * @param {string} serverDir
  * @returns {{ snippets: string[], batched: Set<string>, registered: Map<string, string> }} every
  *   snippet; the keys some batch lists; each registered key's component path
@@ -265,7 +265,7 @@ function generatedCode(serverDir) {
     }
     // (strings skipped whole: a path may hold a brace)
     for (const match of text.matchAll(/\{\s*astro: Astro\d*,\s*result: typeof \$\$result[^,]*,\s*key:(?:[^}"]|"(?:[^"\\]|\\.)*")*\}/g)) snippets.push(match[0]);
-    for (const match of text.matchAll(/__registerLoader\(("[0-9a-f]{16}"), [\w$]+, ("(?:[^"\\]|\\.)*")/g)) {
+    for (const match of text.matchAll(/Symbol\.for\("astro-hoist\.registerLoader"\)\]\?\.\(("[0-9a-f]{16}"), [\w$]+, ("(?:[^"\\]|\\.)*")/g)) {
       snippets.push(match[0]);
       // A JS string literal as the bundler printed it (esbuild escapes non-ASCII as \xNN, \uNNNN).
       registered.set(JSON.parse(match[1]), vm.runInNewContext(match[2]));

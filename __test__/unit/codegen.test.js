@@ -80,8 +80,9 @@ test('a component: its loader stays, getLoaderData() is bound, the loader regist
   assert.match(result.code, /getLoaderData<typeof loader>\(\{ astro: Astro, result: typeof \$\$result/);
   assert.equal(
     result.append,
-    `\nimport { __registerLoader as $$hoistRegister } from "astro-hoist/runtime";\n$$hoistRegister(${JSON.stringify(info.id)}, loader, "src/components/Card.astro");\n`,
+    `\nglobalThis[globalThis.Symbol.for("astro-hoist.registerLoader")]?.(${JSON.stringify(info.id)}, loader, "src/components/Card.astro");\n`,
   );
+  assert.doesNotMatch(result.append, /\bimport\b/, 'no import of the runtime added: the component imports it already');
   assert.doesNotMatch(result.code, /__startBatch/, 'nothing else in its tree: no batch');
   // In dev a changed module registers again, replacing its old loader.
   assert.match(transformAstro({ source, file: CARD, root: ROOT, info, options: { dev: true } })?.append ?? '', /, loader, "src\/components\/Card\.astro", true\);/);
@@ -191,7 +192,7 @@ test('generated batch is valid JS for hostile file names (node --check)', () => 
       const info = /** @type {any} */ ({ id: e.id, loader: { hoistable: true, reads: { context: [] } }, loaderDataCalls: [{}] });
       return `{ const loader = () => 1;\n${registrationCode(info, { dev: true }, e.component).filter((line) => !line.startsWith('import ')).join('\n')}\n}`;
     });
-    const code = `${declarations.join('\n')}\nconst $$hoistRegister = () => {};\n${registrations.join('\n')}\nconst Astro = {};\n${statement}\n`;
+    const code = `${declarations.join('\n')}\n${registrations.join('\n')}\nconst Astro = {};\n${statement}\n`;
     assert.doesNotMatch(code, new RegExp(root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no absolute path in generated code');
     const check = path.join(root, 'check.mjs');
     fs.writeFileSync(check, code);
@@ -209,10 +210,9 @@ test('generated batch passes the right keys and names for hostile file names (ex
     fs.writeFileSync(
       runtime,
       [
-        // The batch reaches the runtime's __startBatch by its process-wide name, as a page that
-        // does not import the runtime does.
+        // The batch and the registrations reach the runtime by its process-wide names.
         'globalThis[Symbol.for("astro-hoist.startBatch")] = (astro, entries, options, result) => { globalThis.__hoistCaptured = { astro, entries, options, result }; };',
-        'export function __registerLoader(key, loader, component) { (globalThis.__hoistRegistered ??= []).push({ key, component }); }',
+        'globalThis[Symbol.for("astro-hoist.registerLoader")] = (key, loader, component) => { (globalThis.__hoistRegistered ??= []).push({ key, component }); };',
         '',
       ].join('\n'),
     );
@@ -225,7 +225,7 @@ test('generated batch passes the right keys and names for hostile file names (ex
     });
     const code = [
       ...declarations,
-      `import { __registerLoader as $$hoistRegister } from ${JSON.stringify(pathToFileURL(runtime).href)};`,
+      `import ${JSON.stringify(pathToFileURL(runtime).href)};`,
       ...registrations,
       "const Astro = { request: 'fake' };",
       'const $$result = { render: 1 };',
@@ -249,6 +249,7 @@ test('generated batch passes the right keys and names for hostile file names (ex
     );
   } finally {
     delete (/** @type {any} */ (globalThis))[Symbol.for('astro-hoist.startBatch')];
+    delete (/** @type {any} */ (globalThis))[Symbol.for('astro-hoist.registerLoader')];
     fs.rmSync(root, { recursive: true, force: true });
   }
 });

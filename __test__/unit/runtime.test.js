@@ -4,7 +4,7 @@ import { describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { __existingRenderState, __registerLoader, __renderState, __startBatch, defineBatchLoader, defineLoader, getLoaderData, propsKey } from '../../js/runtime.js';
 import { onRequest, opaqueServerTimingHeader, serverTimingHeader } from '../../js/middleware.js';
-import { batchCode } from '../../js/codegen.js';
+import { batchCode, registrationCode } from '../../js/codegen.js';
 
 // Any rejection nobody handled fails the last test of this file (and node:test's own check).
 /** @type {unknown[]} */
@@ -158,16 +158,19 @@ describe('loaders found by key (each component registers its own)', () => {
     endRequest(astro);
   });
 
-  it('the batch statement generated for a component that does not import the runtime starts the registered loaders', async () => {
+  it('the generated registration and batch statement (no import of the runtime) start the registered loaders', async () => {
     const astro = fakeAstro();
     const child = counting('child data');
-    __registerLoader('registry-generated', child, component('registry-generated'));
+    // The child's module ends with its registration, `loader` being its module-level binding.
+    const info = /** @type {any} */ ({ id: 'registry-generated', loader: { hoistable: true, reads: { context: [] } }, loaderDataCalls: [{}] });
+    new Function('loader', 'Symbol', registrationCode(info, {}, component('registry-generated')).join('\n'))(child, function Symbol() {});
     const { statement, declarations } = batchCode([{ file: '/p/src/components/C.astro', id: 'registry-generated', component: component('registry-generated'), conditional: false }], { file: '/p/src/pages/index.astro' });
     // The page's module: its declarations, then its frontmatter's statement, with no import; it
     // imports a component named `Symbol` (an icon set's), which the lookup must not call.
     new Function('Astro', '$$result', 'Symbol', `${declarations.join('\n')}\n${statement}`)(astro, undefined, function Symbol() {});
     await ticks(1);
     assert.equal(child.calls, 1, 'started by the generated batch');
+    assert.equal(__existingRenderState(astro)?.runs.get('registry-generated')?.component, component('registry-generated'), 'the path it registered with');
     assert.equal(await getLoaderData(bind(astro, 'registry-generated', child)), 'child data');
     assert.equal(child.calls, 1);
     endRequest(astro);

@@ -168,7 +168,7 @@ test('component: its loader stays and registers after compile; getLoaderData() b
     const compiled = 'export default function $$Card() {}\n';
     const appended = imports.transform.handler.call(fakeContext(p('')), compiled, p(rel));
     assert.ok(appended);
-    assert.equal(appended.code, `${compiled}\nimport { __registerLoader as $$hoistRegister } from "astro-hoist/runtime";\n$$hoistRegister("${key}", loader, "${rel}");\n`);
+    assert.equal(appended.code, `${compiled}\nglobalThis[globalThis.Symbol.for("astro-hoist.registerLoader")]?.("${key}", loader, "${rel}");\n`);
   }
   assert.equal((await transform('src/components/Plain.astro')).result, null);
   assert.equal(plugin.resolveId, undefined, 'no module of its own to resolve');
@@ -840,7 +840,7 @@ test('barrels, namespace, slots, conditional; page keys equal the children\'s ow
     const id = path.join(root, rel);
     const own = (await run(rel)).code;
     assert.ok(own.includes(`key: "${keys[i]}", loader: loader, component: "${rel}"`), rel);
-    assert.ok((imports.transform.handler.call(ctx, '', id)?.code ?? '').includes(`$$hoistRegister("${keys[i]}", loader, "${rel}");`), `${rel} registers its loader under the key the page's batch uses`);
+    assert.ok((imports.transform.handler.call(ctx, '', id)?.code ?? '').includes(`Symbol.for("astro-hoist.registerLoader")]?.("${keys[i]}", loader, "${rel}");`), `${rel} registers its loader under the key the page's batch uses`);
   }
   assert.deepEqual(
     [...plugin.api.deps.dependencies.get(path.join(root, 'src/pages/index.astro')) ?? []].map((f) => path.relative(root, f)).sort(),
