@@ -72,6 +72,7 @@ process.stdout.write(JSON.stringify({ ms, files: project.files.length, hits: pro
  * @returns {Promise<Record<string, number[]>>} the times by variant
  */
 async function devEdits(variants, deep, edits) {
+  const WARM_EDITS = 3;
   const api = await startLatencyApi({ delayMs: 0 });
   /** @type {{ name: string, root: string, url: string, file: string, original: string, stop: () => Promise<void> }[]} */
   const servers = [];
@@ -85,8 +86,10 @@ async function devEdits(variants, deep, edits) {
       times[name] = [];
     }
     for (const { url } of servers) for (let warm = 0; warm < 3; warm++) assert200(await fetchResponse(url));
-    // Both servers up, edits alternating: drift on the machine reaches both alike.
-    for (let n = 0; n < edits; n++) {
+    // Both servers up, edits alternating: drift on the machine reaches both alike. The first
+    // edits of a server run its HMR path cold (up to twice as slow, falling over the next few): each
+    // server's first `WARM_EDITS` are not counted.
+    for (let n = 0; n < WARM_EDITS + edits; n++) {
       for (const { name, root, url, file, original } of n % 2 === 0 ? servers : [...servers].reverse()) {
         const marker = `edit-${n}-${Date.now()}`;
         const started = performance.now();
@@ -96,7 +99,7 @@ async function devEdits(variants, deep, edits) {
           if (response.status === 200 && response.text.includes(marker)) break;
           if (performance.now() - started > 30_000) throw new Error(`${root}: the edit never showed`);
         }
-        times[name].push(performance.now() - started);
+        if (n >= WARM_EDITS) times[name].push(performance.now() - started);
         await new Promise((resolve) => setTimeout(resolve, 300));
       }
     }
@@ -139,9 +142,9 @@ export async function runScale({ quick, progress }) {
   for (const size of sizes) {
     // Builds of one site vary by ±10% run to run on a shared 2-core machine, and the machine's
     // speed drifts over minutes: several rounds, each building the variants back to back (the
-    // order rotated; at 50 and 300 routes a multiple of 3 rounds, so each variant takes each
-    // place in a round equally often), and the ratio is the median of each round's own ratio.
-    const rounds = quick ? 1 : size >= 1000 ? 2 : size >= 300 ? 6 : 15;
+    // order rotated; a multiple of 3 rounds, so each variant takes each place in a round equally
+    // often), and the ratio is the median of each round's own ratio.
+    const rounds = quick ? 1 : size >= 1000 ? 3 : size >= 300 ? 6 : 15;
     /** @type {Record<string, string>} */
     const roots = {};
     let shape = { files: 0, components: 0, loaders: 0, deep: '' };
@@ -155,8 +158,8 @@ export async function runScale({ quick, progress }) {
     /** @type {Record<string, number[]>} */
     const memory = { plain: [], hoist: [], 'hoist-c4': [] };
     // The first build after a pause pays for faulting memory in (seconds of system time on this
-    // machine): a build of the plain site first, not counted (at 1,000 routes the two rounds
-    // rotate the order instead; a build there takes minutes).
+    // machine): a build of the plain site first, not counted (at 1,000 routes the rounds'
+    // rotation has to do; a build there takes minutes).
     if (!quick && size < 1000) {
       for (const dir of ['dist', '.astro', 'node_modules']) fs.rmSync(path.join(roots.plain, dir), { recursive: true, force: true });
       await build(roots.plain, { timeoutMs: 30 * 60_000 });
@@ -247,7 +250,7 @@ export async function runScale({ quick, progress }) {
     progress(`scale ${size}: scan cold ${median(scans.cold).toFixed(0)} ms, warm ${median(scans.warm).toFixed(0)} ms`);
 
     if (size === 300) {
-      const edits = await devEdits({ plain: roots.plain, hoist: roots.hoist }, shape.deep, quick ? 3 : 15);
+      const edits = await devEdits({ plain: roots.plain, hoist: roots.hoist }, shape.deep, quick ? 3 : 21);
       progress(`scale ${size}: dev edit plain ${median(edits.plain).toFixed(0)} ms, hoist ${median(edits.hoist).toFixed(0)} ms`);
       for (const variant of /** @type {const} */ (['plain', 'hoist'])) {
         rows.push({
@@ -270,11 +273,11 @@ export async function runScale({ quick, progress }) {
       'deep, each component rendering two of the next level, one as the other\'s slot content, over a pool of components shared ' +
       'between routes; 40% of imports through a Vite alias from astro.config, 30% through a barrel module per level, 30% relative; ' +
       `40% of components have a loader. ${shapes.join('; ')}. Plain Astro awaits the same loaders inline. Every build from a clean ` +
-      'state (no dist/, .astro/, node_modules/.cache), each round building the three variants back to back, the order rotated (15 rounds at 50 routes and 6 at 300, so each variant builds first, second and third equally often, after a build not counted; 2 at 1,000); the ratio is the median of the rounds\' own ratios to plain Astro (the machine\'s speed drifts over minutes); wall time of the `astro build` process and its peak ' +
+      'state (no dist/, .astro/, node_modules/.cache), each round building the three variants back to back, the order rotated (15 rounds at 50 routes, 6 at 300 and 3 at 1,000, so each variant builds first, second and third equally often; at 50 and 300 after a build not counted); the ratio is the median of the rounds\' own ratios to plain Astro (the machine\'s speed drifts over minutes); wall time of the `astro build` process and its peak ' +
       'resident memory (VmHWM). `analyze`: the installed CLI\'s engine in a fresh process reading the project through its Astro ' +
       'config, with Node\'s compile cache on as the CLI turns it on (the first run, filling it, reported apart); "planning every route" is `planRoutes` after the walk. Disk scan: `scanProject` in a fresh process, cold (no disk ' +
       'cache) then warm. Dev: `astro dev`, the time from writing a level-6 component that /r0 renders to the first response of /r0 ' +
-      'showing the change (requests back to back). Medians.',
+      'showing the change (requests back to back), a dev server per variant running side by side, edits alternating, each server\'s first 3 edits not counted. Medians.',
     rows,
     leavesOut: ['Static output (prerendering runs loaders at build time).', 'Astro 5 (the same code; section 4 covers one size on Astro 7 only as well).'],
     seconds: (performance.now() - started) / 1000,
