@@ -146,18 +146,39 @@ function autogroup(pid) {
  */
 export function load() {
   const own = autogroup('self');
+  const ours = lineage();
   const busy = tryRun('ps', ['-eo', 'pid=,pcpu=,ni=,comm=', '--sort=-pcpu'])
     .split('\n')
     .slice(0, 8)
     .map((line) => line.trim().split(/\s+/))
-    // Not the bench itself (its npm parent included), nor this `ps`.
-    .filter(([pid, cpu, , command]) => Number(cpu) >= 5 && command !== 'ps' && ![process.pid, process.ppid].includes(Number(pid)))
+    // Not the bench itself (the npm and shell that started it included), nor this `ps`.
+    .filter(([pid, cpu, , command]) => Number(cpu) >= 5 && command !== 'ps' && !ours.has(Number(pid)))
     .map(([pid, cpu, nice, ...command]) => {
       const group = autogroup(Number(pid));
       const niceNote = nice !== '0' ? ` (nice ${nice}${own && group && group !== own ? ', but in another autogroup' : ''})` : '';
       return `${command.join(' ')} ${cpu}%${niceNote}`;
     });
   return { loadavg: os.loadavg().map((value) => value.toFixed(2)).join(' '), busy };
+}
+
+/**
+ * This process and its ancestors (`npm run bench` runs it through a shell): not other work.
+ * @returns {Set<number>}
+ */
+function lineage() {
+  const pids = new Set([process.pid]);
+  let pid = process.ppid;
+  while (pid > 1 && !pids.has(pid)) {
+    pids.add(pid);
+    try {
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break; // not Linux, or the process is gone
+    }
+  }
+  return pids;
 }
 
 /**
