@@ -245,6 +245,13 @@ describe('a real third-party site: withastro/astro examples/ssr (ASTRO_HOIST_SSR
       // Its own dependencies, from the registry, and astro-hoist.
       const install = spawnSync(node, [npmCli, 'install', '--no-audit', '--no-fund', '--no-save', ...tarballs], { cwd: root, encoding: 'utf8', timeout: 10 * 60_000 });
       assert.equal(install.status, 0, install.stderr);
+      // Astro 7.4 builds Request.url from the Host header only when it matches
+      // `security.allowedDomains` (else from the server's own port): the delaying proxy in front
+      // of both variants must stay the origin the site's API calls go back through.
+      const config = path.join(root, 'astro.config.mjs');
+      const source = fs.readFileSync(config, 'utf8');
+      assert.ok(source.includes("output: 'server',"), 'examples/ssr config as expected');
+      fs.writeFileSync(config, source.replace("output: 'server',", "output: 'server',\n\tsecurity: { allowedDomains: [{ hostname: '127.0.0.1' }] },"));
       roots[variant] = root;
     }
     const analyze = cli(env, ['analyze', roots.plain, '--json'], roots.plain);
